@@ -1,0 +1,227 @@
+"""The registry's shape: what `models.yaml` may contain, validated strictly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CHECK_TYPES = (
+    "equals",
+    "contains",
+    "icontains",
+    "not_contains",
+    "regex",
+    "is_json",
+    "json_schema",
+    "max_chars",
+    "not_refusal",
+    "llm_judge",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WindowSettings(Strict):
+    start_day: int = Field(8, ge=1, le=90, description="day of the quarter the window opens")
+    length_days: int = Field(21, ge=1, le=90)
+
+    @model_validator(mode="after")
+    def _inside_quarter(self) -> WindowSettings:
+        if self.start_day + self.length_days - 1 > 90:
+            raise ValueError("the window must fit in a quarter: start_day + length_days - 1 <= 90")
+        return self
+
+
+class ReviewSettings(Strict):
+    day: int = Field(8, ge=1, le=90, description="day of the quarter of the review meeting")
+    time: str = "10:00"
+    duration_minutes: int = Field(60, ge=5, le=600)
+
+    @field_validator("time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("expected a 24-hour time like '10:00'")
+        return value
+
+    @property
+    def start_time(self) -> dt.time:
+        hours, minutes = self.time.split(":")
+        return dt.time(int(hours), int(minutes))
+
+
+class RunSettings(Strict):
+    concurrency: int = Field(8, ge=1, le=512)
+    timeout_seconds: float = Field(60, gt=0, le=3600)
+    max_retries: int = Field(4, ge=0, le=20)
+    max_error_rate: float = Field(
+        0.1, ge=0, le=1, description="share of failed calls past which a run is exit 4"
+    )
+
+
+class Settings(Strict):
+    timezone: str = "UTC"
+    calendar_name: str = "LLM model migrations"
+    window: WindowSettings = WindowSettings()
+    review: ReviewSettings = ReviewSettings()
+    reminders_days: list[int] = Field(default_factory=lambda: [60, 30, 14, 7, 1])
+    safety_margin_days: int = Field(30, ge=0, le=365)
+    baseline_max_age_days: int = Field(90, ge=1, le=3650)
+    owner_inactive_days: int = Field(120, ge=1, le=3650)
+    judge_model: str | None = None
+    run: RunSettings = RunSettings()
+    scan_allow: list[str] = Field(
+        default_factory=list, description="model ids `migrate scan` accepts without an entry"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone name") from None
+        return value
+
+    @field_validator("reminders_days")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(day < 0 or day > 3650 for day in value):
+            raise ValueError("reminder days must be between 0 and 3650")
+        return sorted(set(value), reverse=True)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Model(Strict):
+    deprecated: dt.date | None = None
+    retires: dt.date | None = None
+    replacement: str | None = None
+    source: str | None = None
+    api_base: str | None = None
+    api_key_env: str | None = None
+    # Prices for models litellm's cost map does not know (a local or fine-tuned model).
+    input_cost_per_mtok: float | None = Field(None, ge=0)
+    output_cost_per_mtok: float | None = Field(None, ge=0)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_NAME.fullmatch(value):
+            raise ValueError("expected the name of an environment variable, never the key")
+        return value
+
+    @field_validator("source", "api_base")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://\S+$", value):
+            raise ValueError("expected an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Model:
+        if self.deprecated and self.retires and self.deprecated > self.retires:
+            raise ValueError("deprecated date is after the retirement date")
+        return self
+
+
+class Check(Strict):
+    type: Literal[
+        "equals",
+        "contains",
+        "icontains",
+        "not_contains",
+        "regex",
+        "is_json",
+        "json_schema",
+        "max_chars",
+        "not_refusal",
+        "llm_judge",
+    ]
+    value: str | int | float | None = None
+    json_schema: dict[str, Any] | None = Field(None, alias="schema")
+    rubric: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _arguments(self) -> Check:
+        needs_value = {"equals", "contains", "icontains", "not_contains", "regex", "max_chars"}
+        if self.type in needs_value and self.value is None:
+            raise ValueError(f"check '{self.type}' needs a 'value'")
+        if self.type == "max_chars" and not isinstance(self.value, int):
+            raise ValueError("check 'max_chars' needs an integer 'value'")
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("check 'json_schema' needs a 'schema'")
+        if self.type == "llm_judge" and not (self.rubric or self.value):
+            raise ValueError("check 'llm_judge' needs a 'rubric'")
+        if self.type == "regex":
+            try:
+                re.compile(str(self.value))
+            except re.error as exc:
+                if "{{" not in str(self.value):  # templated patterns are checked per case
+                    raise ValueError(f"invalid regular expression: {exc}") from None
+        return self
+
+
+class EvalSuite(Strict):
+    cases: str
+    samples: int = Field(1, ge=1, le=100)
+    checks: list[Check] = Field(default_factory=list)
+
+
+class Gates(Strict):
+    pass_rate_drop: float = Field(0.02, ge=0, le=1)
+    refusal_rate_increase: float | None = Field(0.01, ge=0, le=1)
+    p95_latency_increase: float | None = Field(0.25, ge=0)
+    cost_increase: float | None = Field(0.15, ge=0)
+
+
+class Dependency(Strict):
+    description: str = ""
+    model: str
+    candidates: list[str] = Field(default_factory=list)
+    owners: list[str] = Field(min_length=1)
+    prompt: str | list[str] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    eval: EvalSuite | None = None
+    gates: Gates = Gates()
+
+    @field_validator("owners")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for owner in value:
+            if not EMAIL.fullmatch(owner):
+                raise ValueError(f"'{owner}' is not an email address")
+        return value
+
+    @property
+    def prompt_files(self) -> list[str]:
+        if self.prompt is None:
+            return []
+        return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
+
+
+class RegistryFile(Strict):
+    version: Literal[1]
+    settings: Settings = Settings()
+    models: dict[str, Model] = Field(default_factory=dict)
+    dependencies: dict[str, Dependency] = Field(default_factory=dict)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _empty_model_entries(cls, value: Any) -> Any:
+        # `openai/gpt-4.1:` with nothing after it means "known, no lifecycle dates".
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value

@@ -1,0 +1,158 @@
+"""Which dependencies are due in a migration window, and why. Pure: facts and today in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from migrate.registry.load import Registry
+from migrate.registry.schema import Dependency, Settings
+from migrate.schedule.quarters import Quarter, Window, migration_window, next_window
+
+
+class Reason(StrEnum):
+    RETIRING = "retiring"  # the model has an announced retirement date
+    OVERDUE = "overdue"  # the retirement date has passed and nothing was approved
+    STALE_BASELINE = "stale_baseline"  # no baseline, or older than baseline_max_age_days
+    NO_ACTIVE_OWNER = "no_active_owner"  # nobody who owns it has committed lately
+    REPLACEMENT_AVAILABLE = "replacement_available"  # the named replacement is unevaluated
+
+
+@dataclass(frozen=True)
+class DependencyFacts:
+    """What history says about one dependency; None where it cannot be known."""
+
+    last_baseline: dt.date | None = None  # latest run whose baseline is the current model
+    evaluated_models: frozenset[str] = frozenset()  # candidates run against the current model
+    approved: bool = False  # an approved sign-off exists for a run on the current model
+    owner_last_commit: Mapping[str, dt.date | None] | None = None  # None: no git history
+    inactive_prompt_authors: tuple[str, ...] = ()  # non-owners who last changed a prompt
+
+
+@dataclass(frozen=True)
+class Due:
+    dependency: str
+    model: str
+    reasons: tuple[Reason, ...]
+    urgent: bool
+    window: Window
+    retires: dt.date | None
+    deadline: dt.date | None  # the latest safe date: retires - safety_margin_days
+    owners: tuple[str, ...] = field(default=())
+
+
+def baseline_is_stale(last_baseline: dt.date | None, on: dt.date, max_age_days: int) -> bool:
+    return last_baseline is None or (on - last_baseline).days > max_age_days
+
+
+def owners_inactive(
+    owner_last_commit: Mapping[str, dt.date | None] | None, today: dt.date, inactive_days: int
+) -> bool:
+    """True when git history exists and no owner committed within `inactive_days`."""
+    if owner_last_commit is None:
+        return False
+    return all(
+        last is None or (today - last).days > inactive_days for last in owner_last_commit.values()
+    )
+
+
+def assess(
+    dep_id: str,
+    dep: Dependency,
+    registry: Registry,
+    facts: DependencyFacts,
+    as_of: dt.date,
+) -> Due | None:
+    """The dependency's due entry for the first window starting on or after `as_of`."""
+    settings: Settings = registry.settings
+    model = registry.model(dep.model)
+    window = next_window(as_of, settings.window)
+    reasons: list[Reason] = []
+    urgent = False
+    deadline = None
+    if model.retires is not None:
+        deadline = model.retires - dt.timedelta(days=settings.safety_margin_days)
+        if as_of >= model.retires and not facts.approved:
+            reasons.append(Reason.OVERDUE)
+            urgent = True
+        else:
+            reasons.append(Reason.RETIRING)
+            fits = window.end + dt.timedelta(days=settings.safety_margin_days) <= model.retires
+            urgent = not fits
+    if baseline_is_stale(facts.last_baseline, window.start, settings.baseline_max_age_days):
+        reasons.append(Reason.STALE_BASELINE)
+    if owners_inactive(facts.owner_last_commit, as_of, settings.owner_inactive_days) or (
+        facts.inactive_prompt_authors
+    ):
+        reasons.append(Reason.NO_ACTIVE_OWNER)
+    if model.replacement and model.replacement not in facts.evaluated_models:
+        reasons.append(Reason.REPLACEMENT_AVAILABLE)
+    if not reasons:
+        return None
+    return Due(
+        dependency=dep_id,
+        model=dep.model,
+        reasons=tuple(reasons),
+        urgent=urgent,
+        window=window,
+        retires=model.retires,
+        deadline=deadline,
+        owners=tuple(dep.owners),
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    quarter: Quarter
+    window: Window
+    as_of: dt.date  # the day the plan is evaluated at: today, or the window's start if later
+    due: list[Due]
+
+
+def default_quarter(today: dt.date, registry: Registry) -> Quarter:
+    """The quarter of the next migration window."""
+    return next_window(today, registry.settings.window).quarter
+
+
+def plan_quarter(
+    registry: Registry,
+    facts: Mapping[str, DependencyFacts],
+    today: dt.date,
+    quarter: Quarter,
+) -> Plan:
+    """What is due in `quarter`'s window if nothing changes before it.
+
+    For the next window this is today's view; a later quarter is projected to its window's
+    start. A window that has already opened has nothing left to plan.
+    """
+    window = migration_window(quarter, registry.settings.window)
+    as_of = today if window == next_window(today, registry.settings.window) else window.start
+    due: list[Due] = []
+    if window.start >= today:
+        for dep_id, dep in registry.dependencies.items():
+            entry = assess(dep_id, dep, registry, facts.get(dep_id, DependencyFacts()), as_of)
+            if entry is not None:
+                due.append(entry)
+    due.sort(key=lambda d: (not d.urgent, d.deadline or dt.date.max, d.dependency))
+    return Plan(quarter=quarter, window=window, as_of=as_of, due=due)
+
+
+def first_due_windows(
+    registry: Registry,
+    facts: Mapping[str, DependencyFacts],
+    today: dt.date,
+    quarters: list[Quarter],
+) -> dict[Quarter, list[Due]]:
+    """Each due dependency in the earliest of `quarters` whose window it is due in."""
+    placed: set[str] = set()
+    result: dict[Quarter, list[Due]] = {}
+    for quarter in sorted(quarters):
+        entries = []
+        for entry in plan_quarter(registry, facts, today, quarter).due:
+            if entry.dependency not in placed:
+                placed.add(entry.dependency)
+                entries.append(entry)
+        result[quarter] = entries
+    return result

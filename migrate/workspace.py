@@ -1,0 +1,84 @@
+"""A workspace: the registry plus what history says about it, gathered at the edges."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrate.history.git import GitFacts, read_git_facts
+from migrate.history.runs import RunRecord, read_runs, runs_by_dependency
+from migrate.registry.load import Registry, load_registry
+from migrate.schedule.due import DependencyFacts
+
+NOT_A_BASELINE = {"ERROR"}  # a run that failed on infrastructure measured nothing
+
+
+@dataclass(frozen=True)
+class Workspace:
+    registry: Registry
+    runs: list[RunRecord]
+    git: GitFacts
+    facts: dict[str, DependencyFacts]
+    today: dt.date
+
+    @property
+    def root(self) -> Path:
+        return self.registry.root
+
+    def runs_of(self, dependency: str) -> list[RunRecord]:
+        return [r for r in self.runs if r.dependency == dependency]
+
+
+def open_workspace(registry_path: Path, today: dt.date, *, with_git: bool = True) -> Workspace:
+    registry = load_registry(registry_path)
+    runs = read_runs(registry.root)
+    if with_git:
+        prompt_paths = [
+            registry.root / p for dep in registry.dependencies.values() for p in dep.prompt_files
+        ]
+        git = read_git_facts(registry.root, prompt_paths, today)
+    else:
+        git = GitFacts(available=False)
+    facts = dependency_facts(registry, runs, git, today)
+    return Workspace(registry=registry, runs=runs, git=git, facts=facts, today=today)
+
+
+def dependency_facts(
+    registry: Registry, runs: list[RunRecord], git: GitFacts, today: dt.date
+) -> dict[str, DependencyFacts]:
+    inactive_days = registry.settings.owner_inactive_days
+    by_dependency = runs_by_dependency(runs)
+
+    def inactive(email: str) -> bool:
+        last = git.last_commit_of(email)
+        return last is None or (today - last.day).days > inactive_days
+
+    facts = {}
+    for dep_id, dep in registry.dependencies.items():
+        on_model = [
+            r
+            for r in by_dependency.get(dep_id, [])
+            if r.baseline == dep.model and r.verdict not in NOT_A_BASELINE
+        ]
+        owner_last_commit = None
+        prompt_authors: list[str] = []
+        if git.available:
+            owner_last_commit = {}
+            for owner in dep.owners:
+                commit = git.last_commit_of(owner)
+                owner_last_commit[owner] = commit.day if commit else None
+            owners = {o.lower() for o in dep.owners}
+            for prompt in dep.prompt_files:
+                change = git.last_change_of(registry.root / prompt)
+                if change and change.email not in owners and inactive(change.email):
+                    prompt_authors.append(change.email)
+        facts[dep_id] = DependencyFacts(
+            last_baseline=max((r.finished for r in on_model), default=None),
+            evaluated_models=frozenset(c for r in on_model for c in r.candidates),
+            approved=any(r.signoff is not None and r.signoff.decision == "approve"
+                         for r in on_model),
+            owner_last_commit=owner_last_commit,
+            inactive_prompt_authors=tuple(sorted(set(prompt_authors))),
+        )
+    return facts
