@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,12 @@ from migrate.errors import InputError, Problem
 
 try:  # libyaml is ~10x faster; fall back to pure Python where it is missing
     from yaml import CSafeLoader as _Loader
+
+    _LIBYAML = True
 except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+    _LIBYAML = False
 
 KeyPath = tuple[str | int, ...]
 
@@ -84,18 +89,29 @@ def read_text_limited(path: Path, display: str) -> str:
 
 def parse_yaml(text: str, file: str) -> Located:
     """Parse one YAML document into plain values with line numbers, or raise InputError."""
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the pure-Python reader already checks characters here
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise InputError([Problem(file, line, "", f"YAML syntax error: {problem}")]) from None
+    except yaml.reader.ReaderError as exc:
+        # libyaml counts bytes of the UTF-8 text; the pure-Python reader counts characters
+        end = max(exc.position, 0)
+        if _LIBYAML:
+            line = text.encode("utf-8", "surrogatepass").count(b"\n", 0, end) + 1
+        else:  # pragma: no cover - depends on the PyYAML build
+            line = text.count("\n", 0, end) + 1
+        message = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise InputError([Problem(file, line, "", message)]) from None
     except yaml.YAMLError as exc:
         raise InputError([Problem(file, None, "", f"YAML error: {exc}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     located = Located(data=None, file=file)
     if node is None:
         return located
@@ -109,11 +125,15 @@ def load_yaml_file(path: Path, display: str | None = None) -> Located:
     return parse_yaml(read_text_limited(path, display), display)
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _Walker:
     def __init__(self, loader: Any, located: Located) -> None:
         self.loader = loader
         self.located = located
         self.count = 0
+        self.active: set[int] = set()  # the containers being walked: an alias back is a cycle
 
     def fail(self, node: yaml.Node, path: KeyPath, message: str) -> InputError:
         line = node.start_mark.line + 1
@@ -122,48 +142,74 @@ class _Walker:
     def value(self, node: yaml.Node, path: KeyPath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.fail(node, path, f"document expands past {MAX_NODES:,} values "
-                            "(an alias bomb?); refused")
+            raise self.fail(
+                node, path, f"document expands past {MAX_NODES:,} values (an alias bomb?); refused"
+            )
         if len(path) > MAX_DEPTH:
             raise self.fail(node, path, f"nested deeper than {MAX_DEPTH} levels; refused")
         self.located.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
-            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+            with self.entered(node, path):
+                return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
         return self.scalar(node, path)
 
-    def mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
-        explicit_count = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
+    @contextmanager
+    def entered(self, node: yaml.Node, path: KeyPath) -> Iterator[None]:
+        if id(node) in self.active:
+            raise self.fail(node, path, "an alias refers to a value that contains it; refused")
+        self.active.add(id(node))
         try:
-            self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
-        except yaml.MarkedYAMLError as exc:
-            raise self.fail(node, path, f"bad merge key: {exc.problem}") from None
-        # flatten_mapping puts merged pairs first; explicit keys may override them.
-        explicit_start = len(node.value) - explicit_count
-        result: dict[Any, Any] = {}
-        merged_keys: set[Any] = set()
-        for index, (key_node, value_node) in enumerate(node.value):
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self.fail(key_node, path, "keys must be plain scalars")
-            key = self.scalar(key_node, path)
-            if not isinstance(key, Hashable) or isinstance(key, float):
-                raise self.fail(key_node, path, f"unusable key {key!r}")
-            if isinstance(key, bool | dt.date):
-                key = key_node.value  # `on:` or `2027-01-01:` as a key means the text
-            key = str(key) if not isinstance(key, str) else key
-            if index < explicit_start:  # from a merge: the first source wins, never an error
-                if key in result:
+            yield
+        finally:
+            self.active.discard(id(node))
+
+    def mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+        """A mapping's keys and values, with `<<` merge keys resolved as YAML 1.1 says: the
+        mapping's own keys win over merged ones, and earlier merge sources over later ones.
+
+        Merges are resolved here rather than by PyYAML's flatten_mapping, which rewrites
+        shared (aliased) nodes in place and loses which keys were written explicitly.
+        """
+        with self.entered(node, path):
+            merged: dict[str, Any] = {}
+            own: list[tuple[yaml.Node, yaml.Node]] = []
+            for key_node, value_node in node.value:
+                if key_node.tag != _MERGE_TAG:
+                    own.append((key_node, value_node))
                     continue
-                merged_keys.add(key)
-            elif key in result and key not in merged_keys:
-                raise self.fail(key_node, (*path, key), f"duplicate key '{key}'")
-            else:
-                merged_keys.discard(key)
-            child = (*path, key)
-            self.located.lines[child] = key_node.start_mark.line + 1
-            result[key] = self.value(value_node, child)
-        return result
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode):
+                        raise self.fail(
+                            source, path, "a merge key (<<) takes a mapping or a list of mappings"
+                        )
+                    for key, value in self.mapping(source, path).items():
+                        merged.setdefault(key, value)
+            result = dict(merged)
+            seen: set[str] = set()
+            for key_node, value_node in own:
+                key = self.key(key_node, path)
+                if key in seen:
+                    raise self.fail(key_node, (*path, key), f"duplicate key '{key}'")
+                seen.add(key)
+                child = (*path, key)
+                self.located.lines[child] = key_node.start_mark.line + 1
+                result[key] = self.value(value_node, child)
+            return result
+
+    def key(self, key_node: yaml.Node, path: KeyPath) -> str:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise self.fail(key_node, path, "keys must be plain scalars")
+        key = self.scalar(key_node, path)
+        if key is None or isinstance(key, bytes | float) or not isinstance(key, Hashable):
+            raise self.fail(key_node, path, f"unusable key '{key_node.value}'")
+        if isinstance(key, bool | dt.date):
+            return str(key_node.value)  # `on:` or `2027-01-01:` as a key means the text
+        return str(key)
 
     def scalar(self, node: yaml.Node, path: KeyPath) -> Any:
         try:
@@ -172,5 +218,7 @@ class _Walker:
             if node.tag == "tag:yaml.org,2002:timestamp":
                 raise self.fail(node, path, f"'{node.value}' is not a real date ({exc})") from None
             raise self.fail(node, path, f"cannot read '{node.value}': {exc}") from None
+        except yaml.MarkedYAMLError as exc:  # an unknown tag: the line is already named
+            raise self.fail(node, path, f"cannot read value: {exc.problem}") from None
         except yaml.YAMLError as exc:
             raise self.fail(node, path, f"cannot read value: {exc}") from None
