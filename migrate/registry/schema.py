@@ -26,12 +26,33 @@ CHECK_TYPES = (
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """What a user writes: unknown keys are errors and values are never coerced across types
+    (`"30"` or `yes` is not a number of days, `0` is not a date)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _iso_date(value: Any) -> Any:
+    """Accept a quoted ISO date (`"2027-01-14"`) as well as YAML's unquoted date."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a real date") from None
+    return value
+
+
+# IANA names are Area/Location (or a legacy single word like UTC); the zoneinfo folder also
+# holds files that are not zone names, and ZoneInfo reads any path it is given.
+_IANA_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
+_NOT_ZONE_NAMES = {"localtime", "posixrules", "Factory", "leapseconds", "tzdata.zi"}
 
 
 class WindowSettings(Strict):
-    start_day: int = Field(8, ge=1, le=90, description="day of the quarter the window opens")
-    length_days: int = Field(21, ge=1, le=90)
+    start_day: int = Field(
+        default=8, ge=1, le=90, description="day of the quarter the window opens"
+    )
+    length_days: int = Field(default=21, ge=1, le=90)
 
     @model_validator(mode="after")
     def _inside_quarter(self) -> WindowSettings:
@@ -41,9 +62,9 @@ class WindowSettings(Strict):
 
 
 class ReviewSettings(Strict):
-    day: int = Field(8, ge=1, le=90, description="day of the quarter of the review meeting")
+    day: int = Field(default=8, ge=1, le=90, description="day of the quarter of the review meeting")
     time: str = "10:00"
-    duration_minutes: int = Field(60, ge=5, le=600)
+    duration_minutes: int = Field(default=60, ge=5, le=600)
 
     @field_validator("time")
     @classmethod
@@ -59,11 +80,11 @@ class ReviewSettings(Strict):
 
 
 class RunSettings(Strict):
-    concurrency: int = Field(8, ge=1, le=512)
-    timeout_seconds: float = Field(60, gt=0, le=3600)
-    max_retries: int = Field(4, ge=0, le=20)
+    concurrency: int = Field(default=8, ge=1, le=512)
+    timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    max_retries: int = Field(default=4, ge=0, le=20)
     max_error_rate: float = Field(
-        0.1, ge=0, le=1, description="share of failed calls past which a run is exit 4"
+        default=0.1, ge=0, le=1, description="share of failed calls past which a run is exit 4"
     )
 
 
@@ -73,9 +94,9 @@ class Settings(Strict):
     window: WindowSettings = WindowSettings()
     review: ReviewSettings = ReviewSettings()
     reminders_days: list[int] = Field(default_factory=lambda: [60, 30, 14, 7, 1])
-    safety_margin_days: int = Field(30, ge=0, le=365)
-    baseline_max_age_days: int = Field(90, ge=1, le=3650)
-    owner_inactive_days: int = Field(120, ge=1, le=3650)
+    safety_margin_days: int = Field(default=30, ge=0, le=365)
+    baseline_max_age_days: int = Field(default=90, ge=1, le=3650)
+    owner_inactive_days: int = Field(default=120, ge=1, le=3650)
     judge_model: str | None = None
     run: RunSettings = RunSettings()
     scan_allow: list[str] = Field(
@@ -85,10 +106,18 @@ class Settings(Strict):
     @field_validator("timezone")
     @classmethod
     def _iana(cls, value: str) -> str:
+        problem = ValueError(f"'{value}' is not an IANA time zone name (like Europe/Berlin)")
+        if (
+            len(value) > 64
+            or not _IANA_NAME.fullmatch(value)
+            or value in _NOT_ZONE_NAMES
+            or value.split("/")[0] in {"posix", "right"}
+        ):
+            raise problem
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not an IANA time zone name") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder like 'Europe'
+            raise problem from None
         return value
 
     @field_validator("reminders_days")
@@ -111,8 +140,8 @@ class Model(Strict):
     api_base: str | None = None
     api_key_env: str | None = None
     # Prices for models litellm's cost map does not know (a local or fine-tuned model).
-    input_cost_per_mtok: float | None = Field(None, ge=0)
-    output_cost_per_mtok: float | None = Field(None, ge=0)
+    input_cost_per_mtok: float | None = Field(default=None, ge=0)
+    output_cost_per_mtok: float | None = Field(default=None, ge=0)
 
     @field_validator("api_key_env")
     @classmethod
@@ -127,6 +156,8 @@ class Model(Strict):
         if value is not None and not re.match(r"^https?://\S+$", value):
             raise ValueError("expected an http(s) URL")
         return value
+
+    _dates = field_validator("deprecated", "retires", mode="before")(_iso_date)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Model:
@@ -149,7 +180,7 @@ class Check(Strict):
         "llm_judge",
     ]
     value: str | int | float | None = None
-    json_schema: dict[str, Any] | None = Field(None, alias="schema")
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     rubric: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -176,15 +207,15 @@ class Check(Strict):
 
 class EvalSuite(Strict):
     cases: str
-    samples: int = Field(1, ge=1, le=100)
+    samples: int = Field(default=1, ge=1, le=100)
     checks: list[Check] = Field(default_factory=list)
 
 
 class Gates(Strict):
-    pass_rate_drop: float = Field(0.02, ge=0, le=1)
-    refusal_rate_increase: float | None = Field(0.01, ge=0, le=1)
-    p95_latency_increase: float | None = Field(0.25, ge=0)
-    cost_increase: float | None = Field(0.15, ge=0)
+    pass_rate_drop: float = Field(default=0.02, ge=0, le=1)
+    refusal_rate_increase: float | None = Field(default=0.01, ge=0, le=1)
+    p95_latency_increase: float | None = Field(default=0.25, ge=0)
+    cost_increase: float | None = Field(default=0.15, ge=0)
 
 
 class Dependency(Strict):
@@ -217,6 +248,17 @@ class RegistryFile(Strict):
     settings: Settings = Settings()
     models: dict[str, Model] = Field(default_factory=dict)
     dependencies: dict[str, Dependency] = Field(default_factory=dict)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any) -> Any:
+        return None if isinstance(value, bool) else value  # `version: true` is not 1
+
+    @field_validator("settings", "models", "dependencies", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        # `dependencies:` with every entry commented out means none yet.
+        return {} if value is None else value
 
     @field_validator("models", mode="before")
     @classmethod
