@@ -75,21 +75,25 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
     try:
         content = RegistryFile.model_validate(located.data)
     except ValidationError as exc:
-        for error in exc.errors():
-            problem(tuple(error["loc"]), _describe(error))
+        for key_path, message in _explain(exc, located.data):
+            problem(key_path, message)
         raise InputError(problems) from None
 
     for dep_id, dep in content.dependencies.items():
         where: tuple[str, ...] = ("dependencies", dep_id)
         if not DEPENDENCY_ID.fullmatch(dep_id):
-            problem(where, "dependency ids may use letters, digits, '.', '_' and '-' only "
-                    "(they name files)")
+            problem(
+                where,
+                "dependency ids may use letters, digits, '.', '_' and '-' only (they name files)",
+            )
         if dep.model not in content.models:
             problem((*where, "model"), f"unknown model '{dep.model}' (add it under 'models')")
         for i, candidate in enumerate(dep.candidates):
             if candidate not in content.models:
-                problem((*where, "candidates", i),
-                        f"unknown model '{candidate}' (add it under 'models')")
+                problem(
+                    (*where, "candidates", i),
+                    f"unknown model '{candidate}' (add it under 'models')",
+                )
             elif candidate == dep.model:
                 problem((*where, "candidates", i), "a candidate cannot be the current model")
         if check_files:
@@ -97,11 +101,14 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
             for i, prompt in enumerate(prompts):
                 if prompt is None:
                     continue
-                key = (*where, "prompt", i) if isinstance(dep.prompt, list) else (*where, "prompt")
+                key: KeyPath = (
+                    (*where, "prompt", i) if isinstance(dep.prompt, list) else (*where, "prompt")
+                )
                 _check_file(path.parent, prompt, key, "prompt", problem)
             if dep.eval is not None:
-                _check_file(path.parent, dep.eval.cases, (*where, "eval", "cases"), "eval suite",
-                            problem)
+                _check_file(
+                    path.parent, dep.eval.cases, (*where, "eval", "cases"), "eval suite", problem
+                )
     judge = content.settings.judge_model
     if judge is not None and judge not in content.models:
         problem(("settings", "judge_model"), f"unknown model '{judge}' (add it under 'models')")
@@ -112,9 +119,83 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
 
 def _check_file(root: Path, relative: str, key: KeyPath, what: str, problem: Any) -> None:
     target = root / relative
-    if not target.is_file():
-        problem(key, f"{what} file '{relative}' does not exist (paths are relative to "
-                "the registry)")
+    try:
+        exists = target.is_file()
+    except OSError:  # a name too long for the file system, a loop of links
+        exists = False
+    if not exists:
+        problem(
+            key, f"{what} file '{relative}' does not exist (paths are relative to the registry)"
+        )
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "list_type": "a list",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "date_type": "a date",
+}
+
+
+def _explain(exc: ValidationError, data: Any) -> list[tuple[KeyPath, str]]:
+    """One (key path, message) per thing wrong.
+
+    For a union (`prompt: str | list[str]`) pydantic reports one error per member, with the
+    member's name in the location; those become one message at the real key: "expected a
+    string or a list", or the errors of the member the value got inside.
+    """
+    groups: dict[KeyPath, dict[str, list[tuple[KeyPath, Any]]]] = {}
+    out: list[tuple[KeyPath, str]] = []
+    for error in exc.errors():
+        real, member, union_at = _split_loc(tuple(error["loc"]), data, error["type"])
+        if member is None:
+            out.append((real, _describe(error)))
+            continue
+        groups.setdefault(real[:union_at], {}).setdefault(member, []).append((real, error))
+    for at, members in groups.items():
+        inside = [errs for errs in members.values() if any(len(p) > len(at) for p, _ in errs)]
+        if inside:  # the value had that member's shape: its own errors say what is wrong
+            out.extend((p, _describe(e)) for p, e in inside[0])
+            continue
+        errors = [e for errs in members.values() for _, e in errs]
+        wanted = [_EXPECTED.get(e["type"]) for e in errors]
+        if all(wanted):
+            expected = " or ".join(dict.fromkeys(str(w) for w in wanted))
+            received = errors[0].get("input")
+            out.append(
+                (at, f"expected {expected} (got {type(received).__name__} {received!r})"[:300])
+            )
+        else:
+            out.append((at, _describe(errors[0])))
+    return out
+
+
+def _split_loc(loc: tuple[Any, ...], data: Any, kind: str) -> tuple[KeyPath, str | None, int]:
+    """The key path that exists in the data, and the union member named in `loc` if any."""
+    real: list[str | int] = []
+    member: str | None = None
+    union_at = 0
+    node = data
+    for index, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            real.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            real.append(part)
+        elif kind == "missing" and index == len(loc) - 1:
+            real.append(part)  # the missing key itself
+        elif member is None and isinstance(part, str):
+            member, union_at = part, len(real)  # a member's name: same value, no step
+        else:
+            real.append(part)
+            node = None
+    return tuple(real), member, union_at
 
 
 def _describe(error: Any) -> str:
@@ -128,6 +209,8 @@ def _describe(error: Any) -> str:
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
     received = error.get("input")
+    if kind in _EXPECTED:
+        message = f"expected {_EXPECTED[kind]}"
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"{message} (got {type(received).__name__} {received!r})"[:300]
     return message[:300]
