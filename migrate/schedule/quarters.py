@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ class Quarter:
     @classmethod
     def parse(cls, text: str) -> Quarter:
         match = _QUARTER.match(text)
-        if not match:
+        if not match or int(match.group(1)) < 1:  # there is no year 0
             raise UsageError(f"'{text}' is not a quarter; expected the form 2027Q1")
         return cls(int(match.group(1)), int(match.group(2)))
 
@@ -34,7 +35,8 @@ class Quarter:
 
     @property
     def last_day(self) -> dt.date:
-        return self.shift(1).first_day - dt.timedelta(days=1)
+        month = 3 * self.number
+        return dt.date(self.year, month, calendar.monthrange(self.year, month)[1])
 
     def shift(self, quarters: int) -> Quarter:
         index = self.year * 4 + (self.number - 1) + quarters
