@@ -83,9 +83,9 @@ def assess(
             urgent = not fits
     if baseline_is_stale(facts.last_baseline, window.start, settings.baseline_max_age_days):
         reasons.append(Reason.STALE_BASELINE)
-    if owners_inactive(facts.owner_last_commit, as_of, settings.owner_inactive_days) or (
-        facts.inactive_prompt_authors
-    ):
+    # The contract's reason is "no owner is active"; a departed non-owner who last touched
+    # the prompt is a fact for the runbook, not a reason to migrate while an owner is here.
+    if owners_inactive(facts.owner_last_commit, as_of, settings.owner_inactive_days):
         reasons.append(Reason.NO_ACTIVE_OWNER)
     if model.replacement and model.replacement not in facts.evaluated_models:
         reasons.append(Reason.REPLACEMENT_AVAILABLE)
