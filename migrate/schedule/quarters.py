@@ -43,7 +43,7 @@ class Quarter:
         return Quarter(index // 4, index % 4 + 1)
 
     def __str__(self) -> str:
-        return f"{self.year}Q{self.number}"
+        return f"{self.year:04d}Q{self.number}"  # parse() reads four digits back
 
 
 @dataclass(frozen=True, order=True)
