@@ -78,13 +78,16 @@ def read_text_limited(path: Path, display: str) -> str:
             [Problem(display, None, "", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")]
         )
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            [Problem(display, None, "", f"not UTF-8 text (byte {exc.start})")]
-        ) from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise InputError([Problem(display, None, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {column}"
+        raise InputError([Problem(display, line, "", message)]) from None
 
 
 def parse_yaml(text: str, file: str) -> Located:

@@ -70,7 +70,16 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
         )
 
     if not isinstance(located.data, dict):
-        problem((), "expected a mapping with 'version', 'settings', 'models' and 'dependencies'")
+        shape = (
+            "the file has no YAML content"
+            if located.data is None
+            else f"the file holds a {_yaml_kind(located.data)}"
+        )
+        problem(
+            (),
+            f"{shape}; expected a mapping with 'version', 'settings', 'models' and "
+            "'dependencies' (see `migrate init`)",
+        )
         raise InputError(problems)
     try:
         content = RegistryFile.model_validate(located.data)
@@ -115,6 +124,14 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
     if problems:
         raise InputError(problems)
     return Registry(path=path, content=content, located=located)
+
+
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    return "single value"
 
 
 def _check_file(root: Path, relative: str, key: KeyPath, what: str, problem: Any) -> None:
