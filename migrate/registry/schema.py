@@ -86,6 +86,13 @@ class RunSettings(Strict):
     max_error_rate: float = Field(
         default=0.1, ge=0, le=1, description="share of failed calls past which a run is exit 4"
     )
+    cache_max_age_days: float = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="how old a finished call may be to serve an identical request; a "
+        "quarterly re-baseline is older, so it calls the model afresh",
+    )
 
 
 class Settings(Strict):
