@@ -98,8 +98,10 @@ def parse_yaml(text: str, file: str) -> Located:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        # an error at the end of the file is on its last line, not the one after it
+        line = min(mark.line + 1, len(text.splitlines()) or 1) if mark else None
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        problem += _syntax_hint(text, mark, problem)
         raise InputError([Problem(file, line, "", f"YAML syntax error: {problem}")]) from None
     except yaml.reader.ReaderError as exc:
         # libyaml counts bytes of the UTF-8 text; the pure-Python reader counts characters
@@ -121,6 +123,17 @@ def parse_yaml(text: str, file: str) -> Located:
     walker = _Walker(loader, located)
     located.data = walker.value(node, ())
     return located
+
+
+def _syntax_hint(text: str, mark: Any, problem: str) -> str:
+    """libyaml's wording names the grammar; say what a person most likely did."""
+    if mark is not None:
+        lines = text.splitlines()
+        if mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+            return " (a tab: YAML indents with spaces only)"
+    if "mapping values are not allowed" in problem or "did not find expected key" in problem:
+        return " (check the indentation of this line, or quote a value that holds ': ')"
+    return ""
 
 
 def load_yaml_file(path: Path, display: str | None = None) -> Located:
