@@ -1,0 +1,1 @@
+"""The calendar feed: events from the registry and schedule, rendered as ICS."""
