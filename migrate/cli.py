@@ -43,14 +43,22 @@ def _parse_today(value: str | None) -> dt.date:
 
 RegistryOption = Annotated[
     Path | None,
-    typer.Option("--registry", "-r", envvar="MIGRATE_REGISTRY", show_envvar=True,
-                 help="The registry file [default: ./models.yaml]."),
+    typer.Option(
+        "--registry",
+        "-r",
+        envvar="MIGRATE_REGISTRY",
+        show_envvar=True,
+        help="The registry file [default: ./models.yaml].",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 TodayOption = Annotated[
     str | None,
-    typer.Option("--today", metavar="YYYY-MM-DD",
-                 help="Evaluate dates as of this day (reproducible output) [default: today]."),
+    typer.Option(
+        "--today",
+        metavar="YYYY-MM-DD",
+        help="Evaluate dates as of this day (reproducible output) [default: today].",
+    ),
 ]
 
 
@@ -93,16 +101,19 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True,
-                           help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Turn LLM model migration from a fire drill into a calendar event."""
 
 
 @app.command()
-def check(registry: RegistryOption = None, today: TodayOption = None,
-          json: JsonOption = False) -> None:
+def check(
+    registry: RegistryOption = None, today: TodayOption = None, json: JsonOption = False
+) -> None:
     """Validate the registry; warn on near deadlines; fail on retirements inside the safety
     margin without an approved sign-off. Fast enough for a pre-commit hook."""
     from migrate.commands import check as command
@@ -112,8 +123,9 @@ def check(registry: RegistryOption = None, today: TodayOption = None,
 
 
 @app.command()
-def status(registry: RegistryOption = None, today: TodayOption = None,
-           json: JsonOption = False) -> None:
+def status(
+    registry: RegistryOption = None, today: TodayOption = None, json: JsonOption = False
+) -> None:
     """One table: dependency, model, retirement, days left, window, last verdict, sign-off,
     baseline age and owner activity."""
     from migrate.commands import status as command
@@ -126,13 +138,21 @@ def status(registry: RegistryOption = None, today: TodayOption = None,
 def calendar(
     registry: RegistryOption = None,
     today: TodayOption = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="The feed file; the previous feed there is the state that keeps "
-        "UIDs and SEQUENCE stable [default: calendar.ics beside the registry].")] = None,
-    owner: Annotated[str | None, typer.Option(
-        "--owner", metavar="EMAIL", help="Only this owner's dependencies.")] = None,
-    quarters: Annotated[int, typer.Option(
-        "--quarters", min=1, max=20, help="How many quarters ahead to publish.")] = 4,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="The feed file; the previous feed there is the state that keeps "
+            "UIDs and SEQUENCE stable [default: calendar.ics beside the registry].",
+        ),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="EMAIL", help="Only this owner's dependencies.")
+    ] = None,
+    quarters: Annotated[
+        int, typer.Option("--quarters", min=1, max=20, help="How many quarters ahead to publish.")
+    ] = 4,
     json: JsonOption = False,
 ) -> None:
     """Write the ICS feed of migration windows, review meetings and retirement deadlines."""
@@ -146,11 +166,19 @@ def calendar(
 def plan(
     registry: RegistryOption = None,
     today: TodayOption = None,
-    quarter: Annotated[str | None, typer.Option(
-        "--quarter", "-q", metavar="YYYYQn",
-        help="The quarter to plan [default: the quarter of the next migration window].")] = None,
-    write: Annotated[bool, typer.Option(
-        "--write/--no-write", help="Write the runbooks (or only list what is due).")] = True,
+    quarter: Annotated[
+        str | None,
+        typer.Option(
+            "--quarter",
+            "-q",
+            metavar="YYYYQn",
+            help="The quarter to plan [default: the quarter of the next migration window].",
+        ),
+    ] = None,
+    write: Annotated[
+        bool,
+        typer.Option("--write/--no-write", help="Write the runbooks (or only list what is due)."),
+    ] = True,
     json: JsonOption = False,
 ) -> None:
     """List what is due in a quarter and why; write one runbook per due dependency under
@@ -166,27 +194,65 @@ def run_(
     dependency: Annotated[str, typer.Argument(help="The dependency id from the registry.")],
     registry: RegistryOption = None,
     today: TodayOption = None,
-    candidate: Annotated[list[str] | None, typer.Option(
-        "--candidate", "-c", help="Evaluate this candidate (repeatable) "
-        "[default: the dependency's candidates].")] = None,
-    samples: Annotated[int | None, typer.Option(
-        "--samples", "-k", min=1, max=100, help="Samples per case [default: eval.samples].")
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--candidate",
+            "-c",
+            help="Evaluate this candidate (repeatable) [default: the dependency's candidates].",
+        ),
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(
-        "--concurrency", "-j", min=1, max=512, help="Calls in flight at most "
-        "[default: settings.run.concurrency].")] = None,
-    timeout: Annotated[float | None, typer.Option(
-        "--timeout", min=0.1, help="Seconds per call [default: settings.run.timeout_seconds].")
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples", "-k", min=1, max=100, help="Samples per case [default: eval.samples]."
+        ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(
-        "--limit", min=1, help="Only the first N cases (a quick look, not a verdict).")] = None,
-    resume: Annotated[str | None, typer.Option(
-        "--resume", metavar="RUN_ID", help="Continue this run (default: the latest unfinished "
-        "run with the same inputs is continued automatically).")] = None,
-    new: Annotated[bool, typer.Option(
-        "--new", help="Start a fresh run even if an unfinished one matches.")] = False,
-    progress: Annotated[bool, typer.Option(
-        "--progress/--no-progress", help="Show progress on stderr.")] = True,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-j",
+            min=1,
+            max=512,
+            help="Calls in flight at most [default: settings.run.concurrency].",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", min=0.1, help="Seconds per call [default: settings.run.timeout_seconds]."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=1, help="Only the first N cases (a quick look, not a verdict)."
+        ),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            metavar="RUN_ID",
+            help="Continue this run (default: the latest unfinished "
+            "run with the same inputs is continued automatically).",
+        ),
+    ] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a fresh run even if an unfinished one matches.")
+    ] = False,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Serve identical requests from this dependency's runs of "
+            "the last settings.run.cache_max_age_days days.",
+        ),
+    ] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")
+    ] = True,
     json: JsonOption = False,
 ) -> None:
     """Re-baseline the current model, run the candidate(s), diff them with paired statistics
@@ -194,16 +260,30 @@ def run_(
     from migrate.commands import run as command
 
     day = _parse_today(today)
-    _invoke(lambda: command.run(
-        _registry(registry), day, dependency, candidates=candidate or None, samples=samples,
-        concurrency=concurrency, timeout=timeout, limit=limit, resume=resume, new=new,
-        progress=progress, as_json=json))
+    _invoke(
+        lambda: command.run(
+            _registry(registry),
+            day,
+            dependency,
+            candidates=candidate or None,
+            samples=samples,
+            concurrency=concurrency,
+            timeout=timeout,
+            limit=limit,
+            resume=resume,
+            new=new,
+            use_cache=cache,
+            progress=progress,
+            as_json=json,
+        )
+    )
 
 
 @app.command()
 def report(
-    run: Annotated[str, typer.Argument(
-        help="A run directory, or a run id (searched under runbooks/).")],
+    run: Annotated[
+        str, typer.Argument(help="A run directory, or a run id (searched under runbooks/).")
+    ],
     registry: RegistryOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -223,16 +303,30 @@ class Decision(StrEnum):
 @app.command()
 def signoff(
     dependency: Annotated[str, typer.Argument(help="The dependency id from the registry.")],
-    decision: Annotated[Decision, typer.Option(
-        "--decision", "-d", help="approve the candidate, reject it, or keep the current model.",
-        case_sensitive=False)],
+    decision: Annotated[
+        Decision,
+        typer.Option(
+            "--decision",
+            "-d",
+            help="approve the candidate, reject it, or keep the current model.",
+            case_sensitive=False,
+        ),
+    ],
     by: Annotated[str, typer.Option("--by", metavar="EMAIL", help="Who decides (an owner).")],
     note: Annotated[str | None, typer.Option("--note", help="Why, in a sentence.")] = None,
-    override: Annotated[str | None, typer.Option(
-        "--override", metavar="REASON", help="Approve despite a FAIL or INCONCLUSIVE verdict, "
-        "or as a non-owner; the reason is recorded.")] = None,
-    run: Annotated[str | None, typer.Option(
-        "--run", metavar="RUN_ID", help="Decide on this run [default: the latest].")] = None,
+    override: Annotated[
+        str | None,
+        typer.Option(
+            "--override",
+            metavar="REASON",
+            help="Approve despite a FAIL or INCONCLUSIVE verdict, "
+            "or as a non-owner; the reason is recorded.",
+        ),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", metavar="RUN_ID", help="Decide on this run [default: the latest]."),
+    ] = None,
     registry: RegistryOption = None,
     today: TodayOption = None,
     json: JsonOption = False,
@@ -242,19 +336,38 @@ def signoff(
     from migrate.commands import signoff as command
 
     day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, dependency, decision.value, by,
-                                note=note, override=override, run_id=run, as_json=json))
+    _invoke(
+        lambda: command.run(
+            _registry(registry),
+            day,
+            dependency,
+            decision.value,
+            by,
+            note=note,
+            override=override,
+            run_id=run,
+            as_json=json,
+        )
+    )
 
 
 @app.command()
 def sync(
     registry: RegistryOption = None,
     today: TodayOption = None,
-    feed: Annotated[str | None, typer.Option(
-        "--feed", metavar="FILE_OR_URL",
-        help="A deprecations feed in the deprecations.info JSON format.")] = None,
-    write: Annotated[bool, typer.Option(
-        "--write", help="Write exact-match dates into models.yaml, keeping every comment.")
+    feed: Annotated[
+        str | None,
+        typer.Option(
+            "--feed",
+            metavar="FILE_OR_URL",
+            help="A deprecations feed in the deprecations.info JSON format.",
+        ),
+    ] = None,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write", help="Write exact-match dates into models.yaml, keeping every comment."
+        ),
     ] = False,
     json: JsonOption = False,
 ) -> None:
@@ -268,8 +381,10 @@ def sync(
 
 @app.command()
 def scan(
-    path: Annotated[Path | None, typer.Argument(
-        help="The repository to scan [default: the registry's repository].")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="The repository to scan [default: the registry's repository]."),
+    ] = None,
     registry: RegistryOption = None,
     json: JsonOption = False,
 ) -> None:

@@ -1,0 +1,101 @@
+"""`migrate run DEP`: re-baseline, run the candidates, diff, report. Exit code = verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from migrate.console import print_json, say
+from migrate.evals.progress import progress_for
+from migrate.evals.session import RunOptions, RunOutcome, run_dependency
+from migrate.files import relative_to
+from migrate.llm import ModelSeam
+from migrate.registry.load import load_registry
+
+
+def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
+    """The human summary of a finished (or reused) run."""
+    results = outcome.results
+    lines = []
+    if outcome.reused:
+        lines.append(
+            f"Unchanged since run {outcome.run_dir.name}: no call made, its reports "
+            "re-rendered (use --no-cache for fresh calls)."
+        )
+    elif outcome.resumed:
+        lines.append(f"Resumed run {outcome.run_dir.name}.")
+    calls = outcome.summary.get("calls", {})
+    lines.append(
+        f"{results.verdict}: {outcome.summary.get('dependency')} "
+        f"({len(results.by_model[results.baseline])} cases, {results.samples} "
+        f"sample{'s' if results.samples != 1 else ''}; "
+        f"{outcome.counts.made} calls made, {outcome.counts.cached} from the cache, "
+        f"{calls.get('errors', 0)} errors in the journal)"
+    )
+    if results.infrastructure_failure:
+        lines.append(f"  infrastructure: {results.infrastructure_failure}")
+    for model, comparison in results.comparisons.items():
+        lines.append(
+            f"  {model}: {comparison.verdict}: {len(comparison.regressions)} "
+            f"regressions, {len(comparison.improvements)} improvements, "
+            f"{len(comparison.flaky)} flaky. {comparison.explanation}"
+        )
+    drift = results.drift
+    if drift.previous_run and drift.changed:
+        lines.append(
+            f"  drift: {len(drift.changed)} cases changed outcome on "
+            f"{results.baseline} since run {drift.previous_run}"
+        )
+    lines.append(f"Report: {relative_to(outcome.run_dir / 'report.md', workspace)}")
+    return lines
+
+
+def run(
+    registry_path: Path,
+    today: dt.date,
+    dependency: str,
+    *,
+    candidates: list[str] | None,
+    samples: int | None,
+    concurrency: int | None,
+    timeout: float | None,
+    limit: int | None,
+    resume: str | None,
+    new: bool,
+    use_cache: bool,
+    progress: bool,
+    as_json: bool,
+) -> int:
+    registry = load_registry(registry_path)
+    options = RunOptions(
+        dependency=dependency,
+        candidates=candidates,
+        samples=samples,
+        concurrency=concurrency,
+        timeout=timeout,
+        limit=limit,
+        resume=resume,
+        new=new,
+        use_cache=use_cache,
+    )
+    outcome = run_dependency(
+        registry,
+        options,
+        today,
+        now=lambda: dt.datetime.now(dt.UTC),
+        make_seam=lambda c, t, r: ModelSeam(concurrency=c, timeout=t, max_retries=r),
+        progress=progress_for(progress and not as_json),
+    )
+    if as_json:
+        print_json(
+            {
+                **outcome.summary,
+                "run_dir": relative_to(outcome.run_dir, Path.cwd()),
+                "reused": outcome.reused,
+                "resumed": outcome.resumed,
+            }
+        )
+    else:
+        for line in describe(outcome, Path.cwd()):
+            say(line)
+    return outcome.results.exit_code

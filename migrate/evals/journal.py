@@ -1,0 +1,144 @@
+"""The run journal: one JSON line per finished call, appended the moment it finishes.
+
+Each line is written with a single `write` on an O_APPEND descriptor, so a process killed
+at any point leaves every finished call on disk and at worst one torn final line, which
+the reader skips. The journal is the run's source of truth: summaries and reports are
+re-derived from it, and a resumed run skips every request it already holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migrate.llm import CallRecord
+
+JOURNAL_FILE = "journal.jsonl"
+
+# (kind, model, case id, sample, extra): extra names the judged model and check for judges.
+EntryKey = tuple[str, str, str, int, str]
+
+
+def request_hash(
+    model: str,
+    api_base: str | None,
+    messages: list[dict[str, str]],
+    params: dict[str, Any],
+    sample: int,
+) -> str:
+    """Identity of a request for the cache: the same hash means the same call."""
+    material = json.dumps(
+        [model, api_base or "", messages, params, sample],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # generate | judge
+    model: str
+    case: str
+    sample: int
+    extra: str  # for judges: "<judged model>|<check index>"
+    request: str  # request_hash
+    record: CallRecord
+    at: str  # ISO timestamp when the call finished
+    cached: bool = False
+
+    @property
+    def key(self) -> EntryKey:
+        return (self.kind, self.model, self.case, self.sample, self.extra)
+
+    def to_line(self) -> bytes:
+        data = {
+            "kind": self.kind,
+            "model": self.model,
+            "case": self.case,
+            "sample": self.sample,
+            "extra": self.extra,
+            "request": self.request,
+            "at": self.at,
+            "cached": self.cached,
+            "record": self.record.to_json(),
+        }
+        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        return cls(
+            kind=data["kind"],
+            model=data["model"],
+            case=str(data["case"]),
+            sample=int(data["sample"]),
+            extra=data.get("extra", ""),
+            request=data["request"],
+            record=CallRecord(**data["record"]),
+            at=data["at"],
+            cached=bool(data.get("cached", False)),
+        )
+
+
+def read_journal(path: Path) -> Iterator[Entry]:
+    """Every complete entry; a torn or foreign line (a crash mid-write) is skipped."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                continue
+            try:
+                yield Entry.from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue
+
+
+def load_entries(path: Path) -> dict[EntryKey, Entry]:
+    """Entries by key; the first one recorded for a key wins (a key is never re-done)."""
+    entries: dict[EntryKey, Entry] = {}
+    for entry in read_journal(path):
+        entries.setdefault(entry.key, entry)
+    return entries
+
+
+class JournalWriter:
+    """Appends entries; each append is one write(2), durable against a process kill."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._repair_torn_tail(path)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    @staticmethod
+    def _repair_torn_tail(path: Path) -> None:
+        # A kill mid-write can leave a final line without its newline; end it so that the
+        # next entry starts on a line of its own (the reader skips the torn one).
+        try:
+            with path.open("rb+") as handle:
+                handle.seek(0, os.SEEK_END)
+                if handle.tell() == 0:
+                    return
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    handle.write(b"\n")
+        except FileNotFoundError:
+            return
+
+    def append(self, entry: Entry) -> None:
+        line = entry.to_line()
+        written = os.write(self.fd, line)
+        while written < len(line):  # regular files write fully; be safe anyway
+            written += os.write(self.fd, line[written:])
+
+    def close(self) -> None:
+        os.close(self.fd)

@@ -1,0 +1,348 @@
+"""The one model seam: every model call goes through here.
+
+It imports litellm lazily (seconds of import time that planning commands never pay),
+keeps litellm off the network for its cost map, bounds concurrency (shrinking it on 429s
+and growing it back), applies a per-call timeout, retries transient failures with
+exponential backoff and full jitter while honouring Retry-After, and returns a plain
+record. No API key is ever stored: keys are read from the environment at call time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from migrate.secrets import redact
+
+# Set before litellm is first imported: its cost map must come from the installed package.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped, the call still retries
+RETRYABLE = {
+    "RateLimited",
+    "Timeout",
+    "ConnectionError",
+    "ServerError",
+    "MalformedResponse",
+    "EmptyResponse",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to reach one model: litellm's name plus the registry's connection details."""
+
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    input_cost_per_mtok: float | None = None
+    output_cost_per_mtok: float | None = None
+
+
+@dataclass
+class CallRecord:
+    """What one finished call produced; `error` is None on success."""
+
+    text: str | None
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost: float | None  # USD; None when no price is known
+    latency: float  # seconds, of the final attempt
+    error: str | None = None  # an error class: RateLimited, Timeout, ServerError, ...
+    error_message: str | None = None
+    attempts: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Sleep = Callable[[float], Awaitable[None]]
+_litellm: Any = None
+
+
+def litellm_module() -> Any:
+    """Import and quieten litellm once."""
+    global _litellm
+    if _litellm is None:
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        litellm.turn_off_message_logging = True
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        _litellm = litellm
+    return _litellm
+
+
+def litellm_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("litellm")
+    except PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def price_per_token(target: Target) -> tuple[float, float] | None:
+    """(input, output) USD per token: the registry's prices, else litellm's bundled map."""
+    if target.input_cost_per_mtok is not None and target.output_cost_per_mtok is not None:
+        return target.input_cost_per_mtok / 1e6, target.output_cost_per_mtok / 1e6
+    costs = litellm_module().model_cost
+    provider, _, bare = target.model.partition("/")
+    for name in (target.model, bare):
+        entry = costs.get(name) if name else None
+        if isinstance(entry, dict):
+            inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+            if isinstance(inp, int | float) and isinstance(out, int | float):
+                return float(inp), float(out)
+    return None
+
+
+class AdaptiveLimit:
+    """A concurrency limit that halves on rate limiting and grows back by one per window
+    of successes (additive increase, multiplicative decrease)."""
+
+    def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.maximum = maximum
+        self.limit = float(maximum)
+        self.in_use = 0
+        self.clock = clock
+        self._last_decrease = -1e9
+        self._changed = asyncio.Condition()
+
+    @property
+    def current(self) -> int:
+        return max(1, int(self.limit))
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_use < self.current)
+            self.in_use += 1
+
+    async def release(self) -> None:
+        async with self._changed:
+            self.in_use -= 1
+            self._changed.notify_all()
+
+    def rate_limited(self) -> None:
+        now = self.clock()
+        if now - self._last_decrease > 1.0:  # one burst of 429s halves once, not N times
+            self.limit = max(1.0, self.limit / 2)
+            self._last_decrease = now
+
+    async def succeeded(self) -> None:
+        if self.limit < self.maximum:
+            self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
+            async with self._changed:
+                self._changed.notify_all()
+
+
+def classify(exc: BaseException) -> tuple[str, float | None]:
+    """An error class for the record, and the Retry-After delay when the server sent one."""
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    message = str(exc)
+    if name in {"Timeout", "APITimeoutError"} or isinstance(exc, asyncio.TimeoutError):
+        return "Timeout", None
+    if name == "RateLimitError" or status == 429:
+        return "RateLimited", retry_after(exc)
+    if name in {"APIConnectionError"} or "Connection error" in message:
+        return "ConnectionError", None
+    if "Expecting" in message and (
+        "JSON" in message
+        or "delimiter" in message
+        or "property name" in message
+        or "value" in message
+    ):
+        return "MalformedResponse", None
+    if name in {"InternalServerError", "ServiceUnavailableError", "BadGatewayError"} or (
+        isinstance(status, int) and status >= 500
+    ):
+        return "ServerError", retry_after(exc)
+    if name == "AuthenticationError" or status == 401:
+        return "AuthenticationError", None
+    if name == "PermissionDeniedError" or status == 403:
+        return "PermissionDenied", None
+    if name == "NotFoundError" or status == 404:
+        return "NotFound", None
+    if name == "ContextWindowExceededError":
+        return "ContextWindowExceeded", None
+    if name == "ContentPolicyViolationError":
+        return "ContentFiltered", None
+    if name in {"BadRequestError", "UnsupportedParamsError"} or status == 400:
+        return "BadRequest", None
+    return name, None
+
+
+def retry_after(exc: BaseException) -> float | None:
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+class ModelSeam:
+    """Calls models with bounded, adaptive concurrency, timeouts and retries."""
+
+    def __init__(
+        self,
+        concurrency: int,
+        timeout: float,
+        max_retries: int,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.limit = AdaptiveLimit(concurrency)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.sleep = sleep
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.rng = rng or random.Random()
+        self.calls_made = 0  # HTTP attempts, including retries
+        self.rate_limited = 0
+
+    def backoff(self, attempt: int, hinted: float | None) -> float:
+        if hinted is not None:
+            return min(hinted, MAX_RETRY_AFTER)
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return self.rng.uniform(0, ceiling)  # full jitter: retries of a burst spread out
+
+    async def complete(
+        self, target: Target, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> CallRecord:
+        litellm = litellm_module()
+        kwargs: dict[str, Any] = {
+            **params,
+            "model": target.model,
+            "messages": messages,
+            "timeout": self.timeout,
+            "max_retries": 0,
+        }
+        if target.api_base:
+            kwargs["api_base"] = target.api_base
+        if target.api_key_env:
+            key = os.environ.get(target.api_key_env)
+            if not key:
+                return CallRecord(
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    0.0,
+                    "MissingKey",
+                    f"environment variable {target.api_key_env} is not set",
+                    0,
+                )
+            kwargs["api_key"] = key
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.limit.acquire()
+            started = time.perf_counter()
+            try:
+                self.calls_made += 1
+                # A server that accepts and never answers must not hang the run.
+                response = await asyncio.wait_for(litellm.acompletion(**kwargs), self.timeout + 5)
+            except Exception as exc:
+                latency = time.perf_counter() - started
+                await self.limit.release()
+                error, hinted = classify(exc)
+                if error == "RateLimited":
+                    self.rate_limited += 1
+                    self.limit.rate_limited()
+                if error in RETRYABLE and attempt <= self.max_retries:
+                    await self.sleep(self.backoff(attempt, hinted))
+                    continue
+                return CallRecord(
+                    None, None, None, None, None, latency, error, redact(str(exc))[:500], attempt
+                )
+            latency = time.perf_counter() - started
+            await self.limit.release()
+            record = self._record(target, response, latency, attempt)
+            if record.error in RETRYABLE and attempt <= self.max_retries:
+                await self.sleep(self.backoff(attempt, None))
+                continue
+            if record.error is None:
+                await self.limit.succeeded()
+            return record
+
+    def _record(self, target: Target, response: Any, latency: float, attempt: int) -> CallRecord:
+        choices = getattr(response, "choices", None) or []
+        usage = getattr(response, "usage", None)
+        prompt_tokens = getattr(usage, "prompt_tokens", None)
+        completion_tokens = getattr(usage, "completion_tokens", None)
+        if not choices:
+            return CallRecord(
+                None,
+                None,
+                prompt_tokens,
+                completion_tokens,
+                None,
+                latency,
+                "EmptyResponse",
+                "the response had no choices",
+                attempt,
+            )
+        choice = choices[0]
+        message = getattr(choice, "message", None)
+        text = getattr(message, "content", None)
+        finish = getattr(choice, "finish_reason", None)
+        if finish == "content_filter":
+            return CallRecord(
+                text or "",
+                finish,
+                prompt_tokens,
+                completion_tokens,
+                None,
+                latency,
+                "ContentFiltered",
+                "the provider's content filter stopped the answer",
+                attempt,
+            )
+        price = price_per_token(target)
+        cost = None
+        if price is not None and prompt_tokens is not None and completion_tokens is not None:
+            cost = prompt_tokens * price[0] + completion_tokens * price[1]
+        return CallRecord(
+            text if isinstance(text, str) else "",
+            finish,
+            prompt_tokens,
+            completion_tokens,
+            cost,
+            latency,
+            None,
+            None,
+            attempt,
+        )

@@ -1,0 +1,150 @@
+"""A run's reports: report.md for a pull request, report.html (one self-contained page with
+charts), junit.xml for CI dashboards. All are derived from the results; nothing calls a model.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrate.files import write_atomic
+from migrate.reports.charts import latency_chart, outcome_chart
+from migrate.reports.junit import junit_xml
+
+if TYPE_CHECKING:
+    from migrate.evals.results import Results
+    from migrate.evals.session import Prepared
+
+OUTPUT_PREVIEW = 4000  # characters of a model output shown in a report
+
+
+def fence(text: Any, lang: str = "") -> str:
+    """A Markdown code block that the content cannot close, whatever backticks it holds."""
+    body = str(text if text is not None else "")
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{body}\n{ticks}"
+
+
+def cell(text: Any) -> str:
+    """A Markdown table cell: one line, pipes escaped."""
+    value = " ".join(str(text if text is not None else "-").split())
+    return value.replace("|", "\\|")
+
+
+def percent(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"
+
+
+def seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}s"
+
+
+def money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.6f}"
+
+
+def _output(entry: Any) -> str:
+    if entry is None:
+        return "(not run)"
+    record = entry.record
+    if record.error:
+        return f"(error: {record.error}: {record.error_message or ''})"
+    text = record.text or ""
+    return text if len(text) <= OUTPUT_PREVIEW else text[:OUTPUT_PREVIEW] + "\n[... truncated]"
+
+
+def _input_text(messages: list[dict[str, str]]) -> str:
+    user = [m["content"] for m in messages if m["role"] == "user"]
+    return user[-1] if user else ""
+
+
+def _side_by_side(
+    results: Results, prepared: Prepared, model: str, case_ids: list[str]
+) -> list[dict[str, Any]]:
+    base_rows = {r.case.id: r for r in results.by_model[results.baseline]}
+    cand_rows = {r.case.id: r for r in results.by_model[model]}
+    rows = []
+    for case_id in case_ids:
+        base, cand = base_rows[case_id], cand_rows[case_id]
+        rows.append(
+            {
+                "id": case_id,
+                "input": _input_text(prepared.messages[case_id]),
+                "vars": base.case.vars,
+                "expected": base.case.expected,
+                "baseline_output": _output(base.samples[0].entry),
+                "candidate_output": _output(cand.samples[0].entry),
+                "baseline_pass": base.pass_fraction,
+                "candidate_pass": cand.pass_fraction,
+                "failed_checks": sorted(
+                    {c for s in cand.samples if s.score for c in s.score.failed}
+                ),
+            }
+        )
+    return rows
+
+
+def report_context(prepared: Prepared, results: Results, summary: dict[str, Any]) -> dict[str, Any]:
+    manifest = prepared.manifest
+    models = [results.baseline, *results.candidates]
+    candidates = []
+    for model in results.candidates:
+        comparison = results.comparisons[model]
+        candidates.append(
+            {
+                "model": model,
+                "comparison": comparison,
+                "regressions": _side_by_side(results, prepared, model, comparison.regressions),
+                "improvements": _side_by_side(results, prepared, model, comparison.improvements),
+                "flaky": comparison.flaky,
+                "unscored": comparison.unscored,
+                "outcome_svg": outcome_chart(results, model),
+            }
+        )
+    n_cases = len(prepared.cases)
+    return {
+        "run": summary,
+        "manifest": manifest,
+        "dependency": manifest["dependency"],
+        "verdict": results.verdict,
+        "results": results,
+        "models": models,
+        "metrics": results.metrics,
+        "candidates": candidates,
+        "drift": results.drift,
+        "n_cases": n_cases,
+        "small_suite": n_cases < 200,
+        "zero_disagreement_bound": 3.84 / (n_cases + 3.84) if n_cases else 1.0,
+        "latency_svg": latency_chart(results),
+        "reproducibility": manifest.get("reproducibility", {}),
+        "infrastructure_failure": results.infrastructure_failure,
+    }
+
+
+def write_reports(
+    run_dir: Path,
+    prepared: Prepared,
+    results: Results,
+    summary: dict[str, Any],
+    workspace_root: Path,
+) -> None:
+    from migrate.templating import templates_for
+
+    templates = templates_for(workspace_root)
+    environment = templates.environment
+    for name, function in (
+        ("fence", fence),
+        ("cell", cell),
+        ("percent", percent),
+        ("seconds", seconds),
+        ("money", money),
+    ):
+        environment.filters[name] = function
+    context = report_context(prepared, results, summary)
+    write_atomic(run_dir / "report.md", templates.render("report.md.j2", context))
+    write_atomic(run_dir / "report.html", templates.render("report.html.j2", context))
+    write_atomic(run_dir / "junit.xml", junit_xml(prepared, results))
