@@ -12,10 +12,10 @@ from pathlib import Path
 
 from migrate.console import print_json, say, warn
 from migrate.errors import ExitCode
+from migrate.history.git import GitFacts
 from migrate.history.runs import read_runs
 from migrate.registry.load import Registry, load_registry
 from migrate.workspace import dependency_facts
-from migrate.history.git import GitFacts
 
 
 @dataclass(frozen=True)
@@ -38,30 +38,56 @@ def findings(registry: Registry, approved: dict[str, bool], today: dt.date) -> l
         line = registry.line_of("dependencies", dep_id, "model")
         if model.retires is not None:
             days_left = (model.retires - today).days
-            when = (f"retired on {model.retires} ({-days_left} days ago)" if days_left <= 0
-                    else f"retires on {model.retires} ({days_left} days left)")
+            when = (
+                f"retired on {model.retires} ({-days_left} days ago)"
+                if days_left <= 0
+                else f"retires on {model.retires} ({days_left} days left)"
+            )
             if today >= model.retires - margin and not approved.get(dep_id, False):
-                out.append(Finding(
-                    "error", dep_id, dep.model, line,
-                    f"{dep.model} {when}, inside the {settings.safety_margin_days}-day safety "
-                    f"margin, and no migration is approved: run `migrate run {dep_id}` and "
-                    f"`migrate signoff {dep_id}`"))
+                out.append(
+                    Finding(
+                        "error",
+                        dep_id,
+                        dep.model,
+                        line,
+                        f"{dep.model} {when}, inside the {settings.safety_margin_days}-day safety "
+                        f"margin, and no migration is approved: run `migrate run {dep_id}` and "
+                        f"`migrate signoff {dep_id}`",
+                    )
+                )
             elif days_left <= horizon:
-                out.append(Finding("warning", dep_id, dep.model, line,
-                                   f"{dep.model} {when}"))
+                out.append(Finding("warning", dep_id, dep.model, line, f"{dep.model} {when}"))
             if not dep.candidates:
-                out.append(Finding("warning", dep_id, dep.model,
-                                   registry.line_of("dependencies", dep_id),
-                                   f"{dep.model} has a retirement date but no candidates"))
+                out.append(
+                    Finding(
+                        "warning",
+                        dep_id,
+                        dep.model,
+                        registry.line_of("dependencies", dep_id),
+                        f"{dep.model} has a retirement date but no candidates",
+                    )
+                )
         if dep.eval is None:
-            out.append(Finding("warning", dep_id, dep.model,
-                               registry.line_of("dependencies", dep_id),
-                               "no eval suite: a migration cannot be measured"))
+            out.append(
+                Finding(
+                    "warning",
+                    dep_id,
+                    dep.model,
+                    registry.line_of("dependencies", dep_id),
+                    "no eval suite: a migration cannot be measured",
+                )
+            )
     for name, model in registry.models.items():
         if model.replacement and model.replacement not in registry.models:
-            out.append(Finding("warning", None, name,
-                               registry.line_of("models", name, "replacement"),
-                               f"replacement '{model.replacement}' is not under 'models'"))
+            out.append(
+                Finding(
+                    "warning",
+                    None,
+                    name,
+                    registry.line_of("models", name, "replacement"),
+                    f"replacement '{model.replacement}' is not under 'models'",
+                )
+            )
     return out
 
 
@@ -71,20 +97,24 @@ def run(registry_path: Path, today: dt.date, as_json: bool) -> int:
     found = findings(registry, {d: f.approved for d, f in facts.items()}, today)
     errors = [f for f in found if f.level == "error"]
     if as_json:
-        print_json({
-            "registry": registry.display_path(),
-            "ok": not errors,
-            "dependencies": len(registry.dependencies),
-            "models": len(registry.models),
-            "errors": [asdict(f) for f in errors],
-            "warnings": [asdict(f) for f in found if f.level == "warning"],
-        })
+        print_json(
+            {
+                "registry": registry.display_path(),
+                "ok": not errors,
+                "dependencies": len(registry.dependencies),
+                "models": len(registry.models),
+                "errors": [asdict(f) for f in errors],
+                "warnings": [asdict(f) for f in found if f.level == "warning"],
+            }
+        )
     else:
         for f in found:
             where = f"{registry.display_path()}:{f.line}" if f.line else registry.display_path()
             subject = f"{f.dependency}: " if f.dependency else ""
             warn(f"{where}: {f.level}: {subject}{f.message}")
-        say(f"{registry.display_path()}: {len(registry.dependencies)} dependencies, "
+        say(
+            f"{registry.display_path()}: {len(registry.dependencies)} dependencies, "
             f"{len(registry.models)} models, {len(errors)} errors, "
-            f"{len(found) - len(errors)} warnings")
+            f"{len(found) - len(errors)} warnings"
+        )
     return ExitCode.FAIL if errors else ExitCode.OK
