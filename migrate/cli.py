@@ -327,6 +327,10 @@ def signoff(
         str | None,
         typer.Option("--run", metavar="RUN_ID", help="Decide on this run [default: the latest]."),
     ] = None,
+    candidate: Annotated[
+        str | None,
+        typer.Option("--candidate", "-c", help="The approved candidate, when the run had several."),
+    ] = None,
     registry: RegistryOption = None,
     today: TodayOption = None,
     json: JsonOption = False,
@@ -346,6 +350,7 @@ def signoff(
             note=note,
             override=override,
             run_id=run,
+            candidate=candidate,
             as_json=json,
         )
     )

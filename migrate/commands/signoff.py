@@ -1,0 +1,49 @@
+"""`migrate signoff DEP`: record an owner's decision on the latest run and commit it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from migrate.console import print_json, say
+from migrate.errors import ExitCode
+from migrate.registry.load import load_registry
+from migrate.signoff import Decision, record_signoff
+
+
+def run(
+    registry_path: Path,
+    today: dt.date,
+    dependency: str,
+    decision: str,
+    by: str,
+    *,
+    note: str | None,
+    override: str | None,
+    run_id: str | None,
+    candidate: str | None,
+    as_json: bool,
+) -> int:
+    registry = load_registry(registry_path)
+    record = record_signoff(
+        registry,
+        Decision(
+            dependency=dependency,
+            decision=decision,
+            by=by,
+            note=note,
+            override=override,
+            candidate=candidate,
+        ),
+        today,
+        run_id,
+    )
+    if as_json:
+        print_json(record)
+    else:
+        say(
+            f"Recorded: {decision} by {by} on run {record['run_id']} "
+            f"(verdict {record['verdict']}); committed {record['commit'][:10]} with "
+            f"{', '.join(record['files'])}. Nothing was pushed."
+        )
+    return ExitCode.OK

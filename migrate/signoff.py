@@ -1,0 +1,265 @@
+"""Sign-offs: an owner's recorded decision on a run, committed to git.
+
+The decision goes to `signoff.json` beside the run and as a line in the dependency's
+runbook; exactly those two files are committed, with a `Signed-off-by:` trailer. Nothing
+else is staged or committed, and nothing is pushed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migrate.errors import MigrateError, UsageError
+from migrate.files import relative_to, write_atomic
+from migrate.history.runs import SIGNOFF_FILE, SUMMARY_FILE
+from migrate.registry.load import Registry
+
+SIGNOFF_MARKER = "<!-- migrate:signoffs -->"
+APPROVABLE = {"PASS"}
+
+
+class GitSafetyError(MigrateError):
+    """The repository is in a state where committing could mix in someone else's work."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    dependency: str
+    decision: str  # approve | reject | keep
+    by: str
+    note: str | None
+    override: str | None
+    candidate: str | None
+
+
+def latest_run(root: Path, dependency: str, run_id: str | None) -> Path:
+    """The finished run to decide on: `run_id`, else the latest one of the dependency."""
+    runs = sorted(
+        (p.parent for p in (root / "runbooks").glob(f"*/{dependency}/runs/*/{SUMMARY_FILE}")),
+        key=lambda p: p.name,
+    )
+    if run_id is not None:
+        runs = [p for p in runs if p.name == run_id]
+        if not runs:
+            raise UsageError(f"no finished run '{run_id}' of '{dependency}'")
+    if not runs:
+        raise UsageError(
+            f"'{dependency}' has no finished run to sign off: run `migrate run {dependency}` first"
+        )
+    return runs[-1]
+
+
+def choose_candidate(summary: dict[str, Any], wanted: str | None, decision: str) -> str | None:
+    candidates: dict[str, Any] = summary.get("candidates", {})
+    if wanted is not None:
+        if wanted not in candidates:
+            raise UsageError(
+                f"'{wanted}' was not a candidate of run {summary['run_id']} "
+                f"(candidates: {', '.join(candidates) or 'none'})"
+            )
+        return wanted
+    if decision != "approve":
+        return None
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    passing = [m for m, c in candidates.items() if c.get("verdict") == "PASS"]
+    if len(passing) == 1:
+        return passing[0]
+    raise UsageError("the run has several candidates: name the approved one with --candidate")
+
+
+def check_rules(
+    summary: dict[str, Any], decision: Decision, candidate: str | None, owners: list[str]
+) -> list[str]:
+    """Why this decision needs --override (empty when it does not)."""
+    problems = []
+    if decision.decision == "approve":
+        if candidate is None:
+            problems.append("there is no candidate to approve (a baseline-only run)")
+        else:
+            verdict = summary["candidates"][candidate].get("verdict")
+            if verdict not in APPROVABLE:
+                problems.append(f"{candidate}'s verdict is {verdict}, not PASS")
+    if decision.by.lower() not in {o.lower() for o in owners}:
+        problems.append(f"{decision.by} is not an owner ({', '.join(owners)})")
+    return problems
+
+
+def append_to_runbook(text: str | None, line: str, title: str) -> str:
+    """Add a sign-off line after the marker (and after earlier sign-off lines)."""
+    if text is None:
+        text = f"# {title}\n\n## Sign-off\n\n{SIGNOFF_MARKER}\n"
+    lines = text.splitlines()
+    if SIGNOFF_MARKER not in (item.strip() for item in lines):
+        lines += ["", "## Sign-off", "", SIGNOFF_MARKER]
+    index = next(i for i, item in enumerate(lines) if item.strip() == SIGNOFF_MARKER)
+    insert_at = index + 1
+    while (
+        insert_at < len(lines)
+        and lines[insert_at].startswith("- ")
+        and "signed off" in lines[insert_at]
+    ):
+        insert_at += 1
+    lines.insert(insert_at, line)
+    return "\n".join(lines) + "\n"
+
+
+def _repo(root: Path) -> Any:
+    import git
+
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitSafetyError(
+            f"{root} is not in a git repository: a sign-off is recorded by committing it"
+        ) from None
+
+
+def check_repository(repo: Any, paths: list[Path]) -> None:
+    """Refuse on detached HEAD, mid-merge/rebase/cherry-pick, or edits in our files."""
+    git_dir = Path(repo.git_dir)
+    if repo.head.is_detached:
+        raise GitSafetyError("HEAD is detached: check out a branch before signing off")
+    for marker, what in (
+        ("MERGE_HEAD", "a merge"),
+        ("rebase-merge", "a rebase"),
+        ("rebase-apply", "a rebase"),
+        ("CHERRY_PICK_HEAD", "a cherry-pick"),
+        ("REVERT_HEAD", "a revert"),
+    ):
+        if (git_dir / marker).exists():
+            raise GitSafetyError(
+                f"the repository is in the middle of {what}: finish or abort it before signing off"
+            )
+    work_tree = Path(repo.working_tree_dir).resolve()
+    relative = [p.resolve().relative_to(work_tree).as_posix() for p in paths]
+    status = repo.git.status("--porcelain=v1", "--untracked-files=no", "--", *relative)
+    conflicted = [
+        line[3:]
+        for line in status.splitlines()
+        if line[:2] in {"UU", "AA", "DD", "AU", "UA", "DU", "UD"}
+    ]
+    if conflicted:
+        raise GitSafetyError(f"unresolved conflicts in {', '.join(conflicted)}")
+    changed = [line[3:] for line in status.splitlines() if line.strip()]
+    if changed:
+        raise GitSafetyError(
+            f"uncommitted edits in {', '.join(changed)}: commit or stash them first, so that "
+            "the sign-off commit holds the sign-off alone"
+        )
+
+
+def signer_name(repo: Any, email: str) -> str:
+    try:
+        name = repo.git.log("-1", f"--author=<{email}>", "--format=%aN").strip()
+    except Exception:  # no commits yet, or git refused the pattern
+        name = ""
+    return name or email.split("@")[0].replace(".", " ").title()
+
+
+def record_signoff(
+    registry: Registry, decision: Decision, today: dt.date, run_id: str | None
+) -> dict[str, Any]:
+    root = registry.root
+    dependency = registry.dependencies.get(decision.dependency)
+    if dependency is None:
+        raise UsageError(f"unknown dependency '{decision.dependency}'")
+    run_dir = latest_run(root, decision.dependency, run_id)
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    candidate = choose_candidate(summary, decision.candidate, decision.decision)
+    problems = check_rules(summary, decision, candidate, dependency.owners)
+    if problems and not decision.override:
+        raise UsageError(
+            "refused: " + "; ".join(problems) + '. Use --override "reason" to '
+            "record the decision anyway"
+        )
+    quarter = str(summary.get("quarter") or run_dir.parents[2].name)
+    runbook = root / "runbooks" / quarter / f"{decision.dependency}.md"
+    signoff_path = run_dir / SIGNOFF_FILE
+
+    repo = _repo(root)
+    check_repository(repo, [p for p in (runbook, signoff_path) if p.exists()])
+
+    previous = None
+    if signoff_path.exists():
+        previous = json.loads(signoff_path.read_text(encoding="utf-8"))
+    models = summary.get("models", {})
+    record: dict[str, Any] = {
+        "version": 1,
+        "dependency": decision.dependency,
+        "run_id": summary["run_id"],
+        "decision": decision.decision,
+        "by": decision.by,
+        "at": today.isoformat(),
+        "baseline": models.get("baseline"),
+        "candidate": candidate,
+        "candidates": models.get("candidates", []),
+        "verdict": summary.get("verdict"),
+        "candidate_verdict": (summary["candidates"][candidate]["verdict"] if candidate else None),
+        "suite_sha256": summary.get("suite", {}).get("sha256"),
+        "note": decision.note,
+        "override": decision.override,
+        "overridden": problems if decision.override else [],
+        "previous": (
+            [*previous.get("previous", []), {k: v for k, v in previous.items() if k != "previous"}]
+            if previous
+            else []
+        ),
+    }
+    what = {
+        "approve": f"approve {models.get('baseline')} -> {candidate}",
+        "reject": f"reject {candidate or ', '.join(models.get('candidates', []))}",
+        "keep": f"keep {models.get('baseline')}",
+    }[decision.decision]
+    line = (
+        f"- {today.isoformat()}: **{decision.decision}** ({what}) signed off by "
+        f"{decision.by} on run `{summary['run_id']}`, verdict {summary.get('verdict')}"
+        + (f", override: {decision.override}" if decision.override else "")
+        + (f". {decision.note}" if decision.note else "")
+    )
+
+    old_runbook = runbook.read_text(encoding="utf-8") if runbook.exists() else None
+    old_signoff = signoff_path.read_bytes() if signoff_path.exists() else None
+    write_atomic(signoff_path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(
+        runbook, append_to_runbook(old_runbook, line, f"{decision.dependency}: migration runbook")
+    )
+    name = signer_name(repo, decision.by)
+    message = (
+        f"Sign off {decision.dependency}: {what}\n\n"
+        f"Run {summary['run_id']} ({summary.get('verdict')}), suite sha256 "
+        f"{str(record['suite_sha256'])[:16]}."
+        + (f"\nOverride: {decision.override}" if decision.override else "")
+        + (f"\n\n{decision.note}" if decision.note else "")
+        + f"\n\nSigned-off-by: {name} <{decision.by}>\n"
+    )
+    work_tree = Path(repo.working_tree_dir).resolve()
+    paths = [p.resolve().relative_to(work_tree).as_posix() for p in (signoff_path, runbook)]
+    try:
+        repo.git.add("--", *paths)
+        # A pathspec commit takes these paths only: anything else the user staged stays staged.
+        repo.git.commit(
+            "-m", message, "--only", "--no-verify", f"--author={name} <{decision.by}>", "--", *paths
+        )
+    except Exception as exc:
+        _restore(signoff_path, old_signoff)
+        _restore(runbook, old_runbook.encode("utf-8") if old_runbook is not None else None)
+        try:
+            repo.git.reset("-q", "--", *paths)
+        except Exception:
+            pass
+        raise GitSafetyError(f"git refused the sign-off commit: {str(exc).strip()[:300]}") from None
+    record["commit"] = repo.head.commit.hexsha
+    record["files"] = [relative_to(signoff_path, root), relative_to(runbook, root)]
+    return record
+
+
+def _restore(path: Path, content: bytes | None) -> None:
+    if content is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_atomic(path, content)
