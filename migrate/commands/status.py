@@ -95,7 +95,7 @@ def run(registry_path: Path, today: dt.date, as_json: bool) -> int:
         "last verdict",
         "sign-off",
         "baseline age",
-        "owners",
+        "owner activity",  # active, inactive or unknown (outside git)
     ]
     say(
         table(
