@@ -1,0 +1,366 @@
+"""`migrate check` (the pre-commit gate) and `migrate status` (the one-table overview),
+driven through the CLI with stored runs on disk and real git history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO_ROOT, commit_as, init_repo, invoke, write
+from typer.testing import CliRunner
+
+from migrate.commands.check import findings
+from migrate.registry.load import load_registry
+
+TODAY = dt.date(2026, 10, 1)
+
+
+def workspace(root: Path, retires: dt.date | None, *, candidates: str = "[vendor/new]",
+              with_eval: bool = True, replacement: str = "vendor/new") -> Path:  # fmt: skip
+    """A one-dependency registry whose model retires on `retires`; returns its path."""
+    lifecycle = [f"retires: {retires.isoformat()}"] if retires else []
+    lifecycle.append(f"replacement: {replacement}")
+    write(root / "prompts" / "summary.md.j2", "[user]\nSummarize {{ text }}\n")
+    write(root / "evals" / "summary.jsonl", '{"id": "one", "vars": {"text": "x"}}\n')
+    suite = "    eval: {cases: evals/summary.jsonl}\n" if with_eval else ""
+    text = (
+        "version: 1\n"  # 1
+        "settings:\n"  # 2
+        "  safety_margin_days: 30\n"  # 3
+        "  reminders_days: [60, 30, 14, 7, 1]\n"  # 4
+        "models:\n"  # 5
+        f"  vendor/old: {{{', '.join(lifecycle)}}}\n"  # 6
+        "  vendor/new: {}\n"  # 7
+        "dependencies:\n"  # 8
+        "  summarizer:\n"  # 9
+        "    model: vendor/old\n"  # 10
+        f"    candidates: {candidates}\n"  # 11
+        "    owners: [alice@example.com]\n"  # 12
+        "    prompt: prompts/summary.md.j2\n"  # 13
+        f"{suite}"
+    )
+    path = root / "models.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def store_run(root: Path, run_id: str, finished: dt.date, verdict: str = "PASS",
+              decision: str | None = None, baseline: str = "vendor/old") -> None:  # fmt: skip
+    folder = root / "runbooks" / "2026Q3" / "summarizer" / "runs" / run_id
+    summary = {"run_id": run_id, "dependency": "summarizer",
+               "finished_at": f"{finished.isoformat()}T09:30:00+00:00",
+               "models": {"baseline": baseline, "candidates": ["vendor/new"]},
+               "verdict": verdict}  # fmt: skip
+    write(folder / "summary.json", json.dumps(summary))
+    if decision:
+        write(folder / "signoff.json", json.dumps({
+            "decision": decision, "by": "alice@example.com", "at": finished.isoformat(),
+            "run_id": run_id}))  # fmt: skip
+
+
+def check(cli: CliRunner, path: Path, *extra: str, today: dt.date = TODAY) -> Any:
+    return invoke(cli, "check", "--registry", str(path), "--today", today.isoformat(), *extra)
+
+
+def days(n: int) -> dt.date:
+    return TODAY + dt.timedelta(days=n)
+
+
+# --- check: exit codes -------------------------------------------------------------------
+
+
+def test_check_passes_quietly_far_from_retirement(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(200))
+    result = check(cli, path)
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert result.stdout == f"{path}: 1 dependencies, 2 models, 0 errors, 0 warnings\n"
+
+
+def test_check_warns_when_a_retirement_is_near(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(45))
+    result = check(cli, path)
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"{path}:10: warning: summarizer: vendor/old retires on 2026-11-15 (45 days left)\n"
+    )
+    assert "0 errors, 1 warnings" in result.stdout
+
+
+def test_check_warning_horizon_is_the_earliest_reminder(tmp_path: Path, cli: CliRunner) -> None:
+    assert "warning" in check(cli, workspace(tmp_path, days(60))).stderr
+    assert check(cli, workspace(tmp_path, days(61))).stderr == ""
+
+
+@pytest.mark.parametrize(("retires_in", "code"), [(31, 0), (30, 1), (1, 1), (0, 1), (-5, 1)])
+def test_check_fails_inside_the_safety_margin(
+    tmp_path: Path, cli: CliRunner, retires_in: int, code: int
+) -> None:
+    """The latest safe day is retires - 30: from that day on, without approval, exit 1."""
+    result = check(cli, workspace(tmp_path, days(retires_in)))
+    assert result.exit_code == code, result.stderr
+    assert ("error:" in result.stderr) == (code == 1)
+
+
+def test_check_error_says_what_to_run(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(-5))
+    result = check(cli, path)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{path}:10: error: summarizer: vendor/old retired on 2026-09-26 (5 days ago), inside "
+        "the 30-day safety margin, and no migration is approved: run `migrate run summarizer` "
+        "and `migrate signoff summarizer`\n"
+    )
+    assert "1 errors, 0 warnings" in result.stdout
+
+
+def test_an_approved_signoff_turns_the_error_into_a_warning(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(10))
+    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), decision="approve")
+    result = check(cli, path)
+    assert result.exit_code == 0
+    assert "warning: summarizer: vendor/old retires on 2026-10-11 (10 days left)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("decision", "verdict", "baseline"),
+    [
+        ("reject", "PASS", "vendor/old"),  # a rejection is no migration
+        ("keep", "PASS", "vendor/old"),  # keeping a retiring model is no migration
+        (None, "PASS", "vendor/old"),  # a run without a sign-off
+        ("approve", "PASS", "vendor/older"),  # approved, but for another model
+        ("approve", "ERROR", "vendor/old"),  # a run that measured nothing
+    ],
+)
+def test_only_an_approved_migration_of_this_model_counts(
+    tmp_path: Path, cli: CliRunner, decision: str | None, verdict: str, baseline: str
+) -> None:
+    path = workspace(tmp_path, days(10))
+    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), verdict=verdict, decision=decision,
+              baseline=baseline)  # fmt: skip
+    assert check(cli, path).exit_code == 1
+
+
+def test_unreadable_stored_runs_are_ignored_not_fatal(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(200))
+    write(tmp_path / "runbooks" / "2026Q3" / "summarizer" / "runs" / "x" / "summary.json", "{")
+    assert check(cli, path).exit_code == 0
+
+
+def test_check_warns_about_what_makes_a_migration_unmeasurable(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    path = workspace(tmp_path, days(200), candidates="[]", with_eval=False,
+                     replacement="vendor/unlisted")  # fmt: skip
+    result = check(cli, path)
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"{path}:9: warning: summarizer: vendor/old has a retirement date but no candidates",
+        f"{path}:9: warning: summarizer: no eval suite: a migration cannot be measured",
+        f"{path}:6: warning: replacement 'vendor/unlisted' is not under 'models'",
+    ]
+
+
+def test_check_json_shape(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(-1), with_eval=False)
+    result = check(cli, path, "--json")
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    data = json.loads(result.stdout)
+    assert data == {
+        "registry": str(path),
+        "ok": False,
+        "dependencies": 1,
+        "models": 2,
+        "errors": [
+            {
+                "level": "error",
+                "dependency": "summarizer",
+                "model": "vendor/old",
+                "line": 10,
+                "message": data["errors"][0]["message"],
+            }
+        ],
+        "warnings": [
+            {
+                "level": "warning",
+                "dependency": "summarizer",
+                "model": "vendor/old",
+                "line": 9,
+                "message": "no eval suite: a migration cannot be measured",
+            }
+        ],
+    }
+    assert data["errors"][0]["message"].startswith("vendor/old retired on 2026-09-30 (1 days ago)")
+
+
+def test_check_json_when_all_is_well(tmp_path: Path, cli: CliRunner) -> None:
+    result = check(cli, workspace(tmp_path, days(300)), "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and data["errors"] == [] and data["warnings"] == []
+
+
+def test_check_on_the_bundled_example(example_workspace: Path, cli: CliRunner) -> None:
+    ok = invoke(cli, "check", "--today", "2026-10-01", cwd=example_workspace)
+    assert ok.exit_code == 0, ok.stderr
+    late = invoke(cli, "check", "--today", "2026-11-15", "--json", cwd=example_workspace)
+    assert late.exit_code == 1
+    errors = json.loads(late.stdout)["errors"]
+    assert [e["dependency"] for e in errors] == ["support-reply-drafter"]
+
+
+def test_check_rejects_a_bad_today(tmp_path: Path, cli: CliRunner) -> None:
+    result = invoke(cli, "check", "--registry", str(workspace(tmp_path, None)), "--today", "soon")
+    assert result.exit_code == 2
+    assert "'soon' is not a date (YYYY-MM-DD)" in result.stderr
+
+
+def test_findings_are_pure(tmp_path: Path) -> None:
+    registry = load_registry(workspace(tmp_path, days(20)))
+    assert [f.level for f in findings(registry, {}, TODAY)] == ["error"]
+    assert [f.level for f in findings(registry, {"summarizer": True}, TODAY)] == ["warning"]
+    assert findings(registry, {}, days(-100)) == []  # long before: nothing to say
+
+
+# --- check stays fast: no litellm, no git -----------------------------------------------
+
+IMPORT_PROBE = textwrap.dedent(
+    """
+    import sys
+    from migrate.cli import main
+    sys.argv = ["migrate", *sys.argv[1:]]
+    try:
+        main()
+    except SystemExit as exit:
+        code = exit.code
+    heavy = sorted(m for m in ("litellm", "openai", "git") if m in sys.modules)
+    print("EXIT", code, "HEAVY", ",".join(heavy) or "-")
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["check"], 0), (["check", "--json"], 0), (["--help"], 0), (["status", "--json"], 0)],
+)
+def test_planning_commands_never_import_litellm(
+    example_workspace: Path, args: list[str], code: int
+) -> None:
+    assert find_spec("litellm") is not None  # so its absence below means something
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE, *args, "--today", "2026-10-01"]
+        if args != ["--help"]
+        else [sys.executable, "-c", IMPORT_PROBE, *args],
+        cwd=example_workspace, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    last = result.stdout.strip().splitlines()[-1]
+    heavy = last.split("HEAVY ")[1]
+    assert last.startswith(f"EXIT {code} "), result.stderr
+    assert "litellm" not in heavy and "openai" not in heavy
+    if args[0] == "check":
+        assert heavy == "-"  # check reads no git history either: it is a pre-commit hook
+
+
+# --- status ------------------------------------------------------------------------------
+
+STATUS_FIELDS = {
+    "dependency", "model", "retires", "days_left", "window_start", "window_end", "urgent",
+    "reasons", "last_run", "last_verdict", "signoff", "baseline_age_days", "owners",
+    "owner_activity",
+}  # fmt: skip
+
+
+def status(cli: CliRunner, path: Path, *extra: str, today: dt.date = TODAY) -> Any:
+    return invoke(cli, "status", "--registry", str(path), "--today", today.isoformat(), *extra)
+
+
+def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -> None:
+    root = init_repo(tmp_path / "repo")
+    path = workspace(root, days(200))
+    store_run(root, "20260901-1", dt.date(2026, 9, 1), verdict="INCONCLUSIVE")
+    store_run(root, "20260915-1", dt.date(2026, 9, 15), verdict="PASS", decision="approve")
+    commit_as(root, "alice@example.com", "2026-08-02", "Add the summarizer")
+    result = status(cli, path, "--json")
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert set(row) == STATUS_FIELDS
+    assert row == {
+        "dependency": "summarizer",
+        "model": "vendor/old",
+        "retires": "2027-04-19",
+        "days_left": 200,
+        "window_start": "2026-10-08",
+        "window_end": "2026-10-28",
+        "urgent": False,
+        "reasons": ["retiring"],  # the replacement was evaluated, the baseline is fresh
+        "last_run": "20260915-1",
+        "last_verdict": "PASS",
+        "signoff": {
+            "decision": "approve",
+            "by": "alice@example.com",
+            "at": "2026-09-15",
+            "run": "20260915-1",
+        },  # fmt: skip
+        "baseline_age_days": 16,
+        "owners": [
+            {"email": "alice@example.com", "last_commit": "2026-08-02", "days_since": 60}
+        ],  # fmt: skip
+        "owner_activity": "active",
+    }
+
+
+def test_status_json_for_the_bundled_example(example_workspace: Path, cli: CliRunner) -> None:
+    result = invoke(cli, "status", "--json", "--today", "2026-10-01", cwd=example_workspace)
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    registry = load_registry(example_workspace / "models.yaml")
+    assert [r["dependency"] for r in rows] == list(registry.dependencies)
+    assert all(set(r) == STATUS_FIELDS for r in rows)
+    faq = next(r for r in rows if r["dependency"] == "faq-answerer")
+    assert faq["retires"] is None and faq["days_left"] is None
+    assert faq["reasons"] == ["stale_baseline"]
+    support = next(r for r in rows if r["dependency"] == "support-reply-drafter")
+    assert support["days_left"] == 60
+    assert support["reasons"] == ["retiring", "stale_baseline", "no_active_owner",
+                                  "replacement_available"]  # fmt: skip
+    assert support["owner_activity"] == "inactive"  # dana has never committed here
+    alice = next(r for r in rows if r["dependency"] == "billing-summarizer")
+    assert alice["owner_activity"] == "active"
+
+
+def test_status_table(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(40))  # Oct 28 + 30 > Nov 10: too late for the next window
+    result = status(cli, path)
+    assert result.exit_code == 0
+    header, rule, row = result.stdout.splitlines()
+    for column in ("dependency", "model", "retires", "days left", "window", "last verdict",
+                   "sign-off", "baseline age", "owner activity"):  # fmt: skip
+        assert column in header
+    assert set(rule) <= {"-", " "}
+    assert row.split() == ["summarizer", "vendor/old", "2026-11-10", "40", "URGENT", "(now)",
+                           "-", "-", "none", "unknown"]  # fmt: skip
+
+
+def test_status_outside_git_does_not_guess_owner_activity(tmp_path: Path, cli: CliRunner) -> None:
+    (row,) = json.loads(status(cli, workspace(tmp_path, None), "--json").stdout)
+    assert row["owner_activity"] == "unknown"
+    assert row["owners"] == [{"email": "alice@example.com", "last_commit": None,
+                              "days_since": None}]  # fmt: skip
+    assert "no_active_owner" not in row["reasons"]
+
+
+def test_status_with_a_bad_registry_is_a_registry_error(tmp_path: Path, cli: CliRunner) -> None:
+    path = write(tmp_path / "models.yaml", "version: 1\nmodels: {a: {retires: soon}}\n")
+    result = status(cli, path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"migrate: error: {path}:2: models.a.retires: ")
