@@ -557,3 +557,54 @@ def test_registry_file_with_an_odd_name_still_works(cli: CliRunner, tmp_path: Pa
     assert {e.decoded("DTSTAMP") for e in found.values()} == {
         dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     }
+
+
+def test_dtstamp_never_goes_backwards(example_workspace: Path) -> None:
+    """A change that comes from history (a new run), not from the registry, keeps the
+    later stamp the event already had."""
+    registry = load_registry(example_workspace / "models.yaml")
+    today = dt.date(2026, 11, 2)
+    plan = feed_events(registry, {}, today)
+    later = dt.datetime(2026, 10, 20, 8, 30, tzinfo=dt.UTC)
+    first = render_feed(
+        plan.events,
+        None,
+        info=plan.info,
+        stamp=later,
+        today=today,
+        history_before=plan.history_before,
+    )
+    fresh = {d: DependencyFacts(last_baseline=dt.date(2026, 11, 1)) for d in registry.dependencies}
+    replanned = feed_events(registry, fresh, today)  # no stale_baseline any more
+    second = render_feed(
+        replanned.events,
+        first.data,
+        info=plan.info,
+        stamp=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
+        today=today,
+        history_before=plan.history_before,
+    )
+    changed = [uid for uid, c in second.changes.items() if c == "changed"]
+    assert f"window-2027Q1@{NAME}" in changed
+    for uid in changed:
+        event = events(second.data)[uid]
+        assert event["SEQUENCE"] == 1 and event.decoded("DTSTAMP") == later
+
+
+def test_dependencies_whose_uids_would_collide_are_refused(cli: CliRunner, tmp_path: Path) -> None:
+    write(
+        tmp_path / "models.yaml",
+        """
+        version: 1
+        models:
+          c/d: {retires: 2027-02-01}
+          b-c/d: {retires: 2027-02-01}
+        dependencies:
+          a-b: {model: c/d, owners: [x@example.com]}
+          a: {model: b-c/d, owners: [y@example.com]}
+    """,
+    )
+    result = invoke(cli, "calendar", "--today", TODAY, cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "dependencies 'a-b' and 'a' would share the calendar UID" in result.stderr
+    assert not (tmp_path / FEED).exists()

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from migrate.errors import UsageError
 from migrate.history.runs import RUNBOOKS_DIR
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency
@@ -363,6 +364,7 @@ def feed_events(
         meeting = review_meeting(quarter, settings.review, settings.tz)
         events.append(_window_event(info, registry, quarter, due, meeting))
         events.append(_review_event(info, registry, quarter, due, meeting))
+    deadline_of: dict[str, str] = {}
     for dep_id, dep in dependencies.items():
         retires = registry.model(dep.model).retires
         if retires is None:
@@ -370,7 +372,14 @@ def feed_events(
         placement = due_in.get(dep_id)
         quarter = placement[0] if placement else first
         planned = placement[1] if placement else None
-        events.append(_retirement_event(info, registry, dep_id, dep, retires, quarter, planned))
+        event = _retirement_event(info, registry, dep_id, dep, retires, quarter, planned)
+        other = deadline_of.setdefault(event.uid, dep_id)
+        if other != dep_id:  # 'a-b' on 'c/d' and 'a' on 'b-c/d': contrived, but possible
+            raise UsageError(
+                f"dependencies '{other}' and '{dep_id}' would share the calendar UID "
+                f"{event.uid}; rename one of them"
+            )
+        events.append(event)
     return FeedPlan(
         info=info,
         quarters=horizon,
