@@ -1,0 +1,78 @@
+"""Every command has --help text that mentions each of its options (as sqlite-utils'
+tests/test_docs.py does for its documentation)."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from conftest import invoke
+from typer.testing import CliRunner
+
+from migrate import __version__
+from migrate.cli import app
+
+ROOT = typer.main.get_command(app)  # a click group (typer ships its own copy of click)
+COMMANDS = sorted(ROOT.commands)  # type: ignore[attr-defined]
+DOCUMENTED = ["init", "check", "status", "calendar", "plan", "run", "report", "signoff", "sync",
+              "scan"]  # fmt: skip
+
+
+def test_every_documented_command_exists() -> None:
+    assert set(DOCUMENTED) <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_root_help_lists_every_command_and_the_exit_codes(cli: CliRunner, flag: str) -> None:
+    result = invoke(cli, flag)
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Usage: migrate ")
+    for name in COMMANDS:
+        assert f"\n  {name} " in result.stdout, f"{name} missing from migrate --help"
+    for code in ("0 ok or PASS", "1 FAIL", "2 usage or registry error", "3 INCONCLUSIVE",
+                 "4 infrastructure error"):  # fmt: skip
+        assert code in " ".join(result.stdout.split())
+    assert "--version" in result.stdout
+
+
+def test_no_arguments_shows_the_help(cli: CliRunner) -> None:
+    result = invoke(cli)
+    assert "Usage: migrate " in result.stdout + result.stderr
+    assert result.exit_code in (0, 2)  # click's no_args_is_help exits 2 since click 8.2
+
+
+def test_version(cli: CliRunner) -> None:
+    result = invoke(cli, "--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"migrate {__version__}\n"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_help_mentions_every_option(cli: CliRunner, name: str) -> None:
+    command = ROOT.commands[name]  # type: ignore[attr-defined]
+    assert command.help and command.help.strip(), f"{name} has no docstring"
+    result = invoke(cli, name, "--help")
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert text.startswith(f"Usage: migrate {name}")
+    assert " ".join(command.help.split()[:6]) in " ".join(text.split())
+    for param in command.params:
+        if param.param_type_name == "option":
+            assert param.help, f"migrate {name}: {param.opts[0]} has no help text"
+            for flag in [*param.opts, *param.secondary_opts]:
+                assert flag in text, f"migrate {name} --help does not mention {flag}"
+        elif param.param_type_name == "argument":
+            assert param.name in text
+            assert param.help and " ".join(param.help.split()) in " ".join(text.split())
+
+
+@pytest.mark.parametrize("name", [n for n in COMMANDS if n not in {"init", "scan", "report"}])
+def test_commands_that_read_dates_take_today(name: str) -> None:
+    flags = {flag for p in ROOT.commands[name].params for flag in p.opts}  # type: ignore[attr-defined]
+    assert "--today" in flags
+
+
+@pytest.mark.parametrize("name", [n for n in COMMANDS if n != "init"])
+def test_commands_that_read_the_registry_take_registry_and_json(cli: CliRunner, name: str) -> None:
+    flags = {flag for p in ROOT.commands[name].params for flag in p.opts}  # type: ignore[attr-defined]
+    assert {"--registry", "--json"} <= flags
+    assert "MIGRATE_REGISTRY" in invoke(cli, name, "--help").stdout
