@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from migrate.calendar.events import Event, FeedInfo
 
@@ -184,8 +184,7 @@ def content_hash(event: Event) -> str:
 # -- reading the previous feed ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Property:
+class Property(NamedTuple):
     name: str  # upper case
     parameters: dict[str, str]
     value: str  # as written (escaped)
