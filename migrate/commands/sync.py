@@ -1,0 +1,131 @@
+"""`migrate sync`: compare registry lifecycle dates with litellm's model map and a feed.
+
+Differences are a report, not a failure: the exit code is 0 whatever is found, 2 when the
+registry or the feed cannot be read. `--write` adds the values exact matches supply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from pathlib import Path
+
+from migrate.console import print_json, say
+from migrate.errors import ExitCode
+from migrate.lifecycle.compare import Change, SyncReport, compare
+from migrate.lifecycle.sources import Source, read_feed, read_litellm_map
+from migrate.lifecycle.write import Edit, update_registry_file
+from migrate.registry.load import Registry, load_registry
+
+
+def edits_for(report: SyncReport, today: dt.date) -> dict[str, list[Edit]]:
+    """The registry edits a report's changes make, each commented with its source."""
+    return {
+        model: [Edit(c.field, c.value, _note(c, today)) for c in changes]
+        for model, changes in report.changes_by_model().items()
+    }
+
+
+def _note(change: Change, today: dt.date) -> str:
+    return f"migrate sync {today.isoformat()}: {change.source} {change.source_id}"
+
+
+def run(registry_path: Path, today: dt.date, feed: str | None, write: bool, as_json: bool) -> int:
+    registry = load_registry(registry_path, check_files=False)
+    sources = [read_litellm_map()]
+    if feed is not None:
+        sources.append(read_feed(feed))
+    report = compare(registry, sources)
+    written = False
+    if write and report.changes:
+        update_registry_file(registry.path, edits_for(report, today))
+        written = True
+    if as_json:
+        print_json(_as_json(registry, sources, report, today, written))
+    else:
+        _print_human(registry, sources, report, written, write)
+    return ExitCode.OK
+
+
+def _as_json(
+    registry: Registry, sources: list[Source], report: SyncReport, today: dt.date, written: bool
+) -> dict[str, object]:
+    return {
+        "registry": registry.display_path(),
+        "today": today,
+        "sources": [
+            {
+                "kind": s.kind,
+                "label": s.label,
+                "location": s.location,
+                "entries": len({r.key for r in s.records}),
+                "skipped": s.skipped,
+            }
+            for s in sources
+        ],
+        "models_checked": report.models_checked,
+        "local_models": report.local_models,
+        "changes": [asdict(c) for c in report.changes],
+        "disagreements": [asdict(d) for d in report.disagreements],
+        "suggestions": [asdict(s) for s in report.suggestions],
+        "written": written,
+    }
+
+
+def _where(registry: Registry, line: int | None) -> str:
+    return f"{registry.display_path()}:{line}" if line else registry.display_path()
+
+
+def _value(value: object) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _print_human(
+    registry: Registry, sources: list[Source], report: SyncReport, written: bool, write: bool
+) -> None:
+    described = []
+    for source in sources:
+        entries = len({r.key for r in source.records})
+        skipped = f", {source.skipped} skipped" if source.skipped else ""
+        described.append(f"{source.label} ({entries:,} entries{skipped})")
+    say(
+        f"Compared {report.models_checked} models in {registry.display_path()} with "
+        f"{' and '.join(described)}."
+    )
+    if report.changes:
+        say("")
+        say("Missing from the registry (exact matches):")
+        for c in report.changes:
+            say(
+                f"  {_where(registry, c.line)}: {c.model}: {c.field} {_value(c.value)} "
+                f"(from {c.source}: {c.source_id})"
+            )
+    if report.disagreements:
+        say("")
+        say("Disagreements (the registry keeps its value until you change it):")
+        for d in report.disagreements:
+            say(
+                f"  {_where(registry, d.line)}: {d.model}: {d.field} is {_value(d.registry)} "
+                f"in the registry, {_value(d.source_value)} in {d.source} ({d.source_id})"
+            )
+    if report.suggestions:
+        say("")
+        say("Suggestions (never written):")
+        for s in report.suggestions:
+            say(f"  {_where(registry, s.line)}: {s.model}: {s.message}")
+    if report.local_models:
+        say("")
+        say(f"Skipped (served by an api_base of your own): {', '.join(report.local_models)}")
+    say("")
+    if not (report.changes or report.disagreements or report.suggestions):
+        say("No differences: the registry agrees with every source.")
+    elif written:
+        say(
+            f"Wrote {len(report.changes)} value{'s' if len(report.changes) != 1 else ''} to "
+            f"{registry.display_path()}; every comment is kept."
+        )
+    elif report.changes and not write:
+        say(
+            f"Run `migrate sync --write` to add the {len(report.changes)} missing "
+            f"value{'s' if len(report.changes) != 1 else ''} (comments are kept)."
+        )
