@@ -608,3 +608,15 @@ def test_dependencies_whose_uids_would_collide_are_refused(cli: CliRunner, tmp_p
     assert result.exit_code == 2
     assert "dependencies 'a-b' and 'a' would share the calendar UID" in result.stderr
     assert not (tmp_path / FEED).exists()
+
+
+def test_a_cancelled_event_is_not_carried_over_once_it_is_past(
+    cli: CliRunner, example_workspace: Path
+) -> None:
+    calendar(cli, example_workspace)
+    edit_registry(example_workspace, "  search-query-rewriter:\n", "  query-rewriter:\n")
+    calendar(cli, example_workspace)
+    assert str(events((example_workspace / FEED).read_bytes())[SEARCH]["STATUS"]) == ("CANCELLED")
+    result = summary(cli, example_workspace, today="2027-06-01")  # after its date
+    assert {"uid": SEARCH, "change": "dropped"} in result["changes"]
+    assert SEARCH not in events((example_workspace / FEED).read_bytes())

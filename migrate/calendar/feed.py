@@ -468,15 +468,14 @@ def render_feed(
     for uid, before in old.items():
         if uid in changes:
             continue
+        if before.cancelled or (
+            before.first_day < history_before and (today - before.end_day).days >= HISTORY_DAYS
+        ):
+            changes[uid] = Change.DROPPED  # published once as cancelled, or long past
+            continue
         if before.first_day < history_before:
-            if (today - before.end_day).days >= HISTORY_DAYS:
-                changes[uid] = Change.DROPPED
-                continue
             changes[uid] = Change.CARRIED_OVER
             lines = before.lines
-        elif before.cancelled:
-            changes[uid] = Change.DROPPED
-            continue
         else:
             changes[uid] = Change.CANCELLED
             lines = _cancelled(before, _later(stamp, before.dtstamp))
