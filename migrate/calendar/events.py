@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from migrate.errors import UsageError
-from migrate.history.runs import RUNBOOKS_DIR
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency
+from migrate.runbooks.facts import runbook_path  # the path `migrate plan` writes
 from migrate.schedule.due import (
     DependencyFacts,
     Due,
@@ -119,10 +119,6 @@ def feed_info(registry: Registry, owner: str | None) -> FeedInfo:
         slug = f"{slug}.{owner_slug(owner)}"
         name = f"{name} ({owner})"
     return FeedInfo(name=name, slug=slug, timezone=settings.timezone, owner=owner)
-
-
-def runbook_path(quarter: Quarter, dependency: str) -> str:
-    return f"{RUNBOOKS_DIR}/{quarter}/{dependency}.md"
 
 
 def _days(count: int) -> str:
