@@ -74,8 +74,17 @@ def _parse(text: str) -> list[_Unit]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _FACTS_BEGIN.match(line):
-            end = next((j for j in range(i + 1, len(lines)) if _FACTS_END.match(lines[j])), None)
+        if "<!--" not in line:  # most lines: no marker, no step (and no regex to run)
+            units.append(_Unit(("text", line.rstrip()), (line,)))
+        elif _FACTS_BEGIN.match(line):
+            end = next(
+                (
+                    j
+                    for j in range(i + 1, len(lines))
+                    if "<!--" in lines[j] and _FACTS_END.match(lines[j])
+                ),
+                None,
+            )
             if end is not None:
                 units.append(_Unit(("facts", line.strip()), tuple(lines[i : end + 1])))
                 i = end + 1
