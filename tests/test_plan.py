@@ -413,6 +413,12 @@ def test_an_override_can_extend_the_packaged_runbook(
         root / "templates" / "runbook.md.j2",
         """
         {% extends "migrate/runbook.md.j2" %}
+        {% from "checklist.j2" import step %}
+        {% block checklist %}
+        {{ super() -}}
+        {{ step("tell-support", "Tell the support team the switch date for "
+                ~ dependency.id ~ ".") }}
+        {% endblock %}
         {% block notes %}
         ## Notes
 
@@ -425,6 +431,13 @@ def test_an_override_can_extend_the_packaged_runbook(
     text = (root / "runbooks" / "2027Q1" / "billing-summarizer.md").read_text()
     assert "## Notes\n\nEscalate to #ml-platform if the verdict is INCONCLUSIVE.\n" in text
     assert "- Retires: 2027-03-31 (in 167 days)" in text  # the packaged facts are still there
+    assert (
+        "to it and deploy. <!-- step:switch -->\n"
+        "- [ ] Monitor the feature for a week after the switch: errors, refusals, latency, cost "
+        "and user reports. <!-- step:monitor -->\n"
+        "- [ ] Tell the support team the switch date for billing-summarizer. "
+        "<!-- step:tell-support -->\n"
+    ) in text
 
 
 def test_a_broken_override_exits_2_with_file_and_line_and_writes_nothing(
@@ -465,7 +478,7 @@ def test_commands_name_a_registry_that_is_not_models_yaml(
     assert result.exit_code == 0, result.output
     text = (root / "runbooks" / "2027Q1" / "billing-summarizer.md").read_text()
     assert "migrate run billing-summarizer --registry llm-registry.yaml\n" in text
-    assert "in llm-registry.yaml to the approved candidate" in text
+    assert "of `billing-summarizer` in llm-registry.yaml to it and deploy." in text
 
 
 def test_outside_a_git_repository_owners_are_unknown(cli: CliRunner, tmp_path: Path) -> None:
@@ -488,6 +501,9 @@ def test_the_bundled_example_workspace_plans(cli: CliRunner, example_workspace: 
     assert urgent == ["support-reply-drafter", "billing-summarizer", "ticket-classifier"]
     for entry in data["due"]:
         assert (example_workspace / entry["runbook"]).is_file()
+    # A model without lifecycle dates has no notice to read.
+    faq = (example_workspace / "runbooks" / "2027Q1" / "faq-answerer.md").read_text()
+    assert "step:notice" not in faq and "step:rebaseline" in faq
 
 
 def test_help_describes_the_command(cli: CliRunner) -> None:
