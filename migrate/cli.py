@@ -144,7 +144,8 @@ def calendar(
             "--out",
             "-o",
             help="The feed file; the previous feed there is the state that keeps "
-            "UIDs and SEQUENCE stable [default: calendar.ics beside the registry].",
+            "UIDs and SEQUENCE stable [default: calendar.ics beside the registry; "
+            "calendar-<owner>.ics with --owner].",
         ),
     ] = None,
     owner: Annotated[
