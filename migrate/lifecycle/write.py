@@ -54,11 +54,11 @@ def apply_edits(text: str, edits: Mapping[str, Sequence[Edit]]) -> str:
     return out.replace("\n", "\r\n") if "\r\n" in text else out
 
 
-def _yaml(mapping: int, offset: int, explicit_start: bool) -> YAML:
+def _yaml(mapping: int, sequence: int, offset: int, explicit_start: bool) -> YAML:
     yaml = YAML()  # round trip
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap a long description or URL
-    yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     yaml.explicit_start = explicit_start
     return yaml
 
@@ -69,9 +69,13 @@ def _dump(yaml: YAML, document: Any) -> str:
     return stream.getvalue()
 
 
-def _guess_indent(lines: list[str]) -> tuple[int | None, int | None]:
-    """Mapping indent and sequence dash offset as the file's first nested lines show them."""
-    mapping = offset = None
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _guess_indent(lines: list[str]) -> tuple[int | None, int | None, int | None]:
+    """Mapping indent, sequence dash offset and dash-to-item width, as the file shows them."""
+    mapping = offset = width = None
     for previous, current in zip(lines, lines[1:], strict=False):
         head = previous.strip()
         if not head.endswith(":") or head.startswith(("#", "-")):
@@ -79,44 +83,41 @@ def _guess_indent(lines: list[str]) -> tuple[int | None, int | None]:
         body = current.strip()
         if not body or body.startswith("#"):
             continue
-        depth = (
-            len(current) - len(current.lstrip(" ")) - (len(previous) - len(previous.lstrip(" ")))
-        )
-        if body.startswith("- ") or body == "-":
-            offset = depth if offset is None and depth >= 0 else offset
-        elif depth > 0 and mapping is None:
+        depth = _indent_of(current) - _indent_of(previous)
+        if body.startswith("- ") and offset is None and depth >= 0:
+            offset = depth
+            width = len(body) - len(body[1:].lstrip(" "))
+        elif depth > 0 and mapping is None and not body.startswith("-"):
             mapping = depth
         if mapping is not None and offset is not None:
             break
-    return mapping, offset
+    return mapping, offset, width
 
 
 def _load(text: str) -> tuple[YAML, Any, int]:
     """A YAML instance that dumps this file back unchanged, the document and its indent."""
     explicit_start = text.lstrip().startswith("---")
-    guessed_mapping, guessed_offset = _guess_indent(text.replace("\r\n", "\n").split("\n"))
-    candidates: list[tuple[int, int]] = []
-    if guessed_mapping is not None:
-        candidates.append((guessed_mapping, guessed_offset or 0))
-        if guessed_offset is None:
-            candidates.append((guessed_mapping, guessed_mapping))
-    candidates += [(2, 2), (2, 0), (4, 2), (4, 4), (4, 0), (3, 0), (3, 3)]
     normalized = text.replace("\r\n", "\n")
+    mapping, offset, width = _guess_indent(normalized.split("\n"))
+    guessed = (mapping or 2, (offset or 0) + (width or 2), offset or 0)
+    candidates = [guessed]
+    for m in (mapping or 2, 2, 4, 3):
+        for o in (offset or 0, 0, 2, 4):
+            for w in (width or 2, 2, 4):
+                candidates.append((m, o + w, o))
     try:
-        document = _yaml(2, 2, explicit_start).load(text)
+        document = _yaml(2, 4, 2, explicit_start).load(text)
     except YAMLError as exc:
         raise MigrateError(f"the registry cannot be read for a round trip: {exc}") from None
     best: tuple[int, YAML, int] | None = None
-    for mapping, offset in dict.fromkeys(candidates):
-        if offset > mapping + 2:
-            continue
-        yaml = _yaml(mapping, offset, explicit_start)
+    for m, sequence, o in dict.fromkeys(candidates):
+        yaml = _yaml(m, sequence, o, explicit_start)
         dumped = _dump(yaml, document)
         if dumped == normalized:
-            return yaml, document, mapping
+            return yaml, document, m
         distance = _distance(normalized, dumped)
         if best is None or distance < best[0]:
-            best = (distance, yaml, mapping)
+            best = (distance, yaml, m)
     assert best is not None
     return best[1], document, best[2]
 
