@@ -157,9 +157,10 @@ def _common_subsequence(a: Sequence[Key], b: Sequence[Key]) -> list[tuple[int, i
 
 def merge_runbook(old: str | None, new: str) -> str:
     """`new` (a fresh rendering) with the ticked boxes and the lines people added to `old`."""
+    rendered = _join(new.splitlines())
+    if old is None or not old.strip() or old == rendered:  # nothing to keep, or nothing new
+        return rendered
     fresh = _parse(new)
-    if old is None or not old.strip():
-        return _join(line for unit in fresh for line in unit.lines)
     previous = _demote_duplicate_steps(_parse(old), fresh)
 
     # Where each old unit went in the new rendering: matched in order first, then steps and
