@@ -72,6 +72,7 @@ class ScriptedServer:
         self.port = port
         self.calls: Counter[str] = Counter()  # model -> requests received
         self.attempts: Counter[str] = Counter()  # request key -> times seen
+        self.asked: Counter[tuple[str, str]] = Counter()  # (model, user message) -> times
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -104,6 +105,7 @@ class ScriptedServer:
         with self._lock:
             self.calls[model] += 1
             self.attempts[request.key()] += 1
+            self.asked[(model, request.user)] += 1
             request.attempt = self.attempts[request.key()]
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
