@@ -144,33 +144,38 @@ class Templates:
         except jinja2.TemplateSyntaxError as exc:  # an included template that does not parse
             raise TemplateError(_located(exc.filename or name, exc.lineno, exc.message)) from None
         except Exception as exc:  # anything a template's code raises is the template's fault
-            filename, line = _template_frame(exc, self._loader.served, template.filename or name)
+            frames = _template_frames(exc, self._loader.served)
+            filename, line = frames[-1] if frames else (template.filename or name, None)
             if isinstance(exc, jinja2.TemplateNotFound):
                 what = f"template '{exc.name}' not found"
             elif isinstance(exc, jinja2.TemplateError):
                 what = str(exc)
             else:
                 what = f"{type(exc).__name__}: {exc}"
-            raise TemplateError(_located(filename, line, what)) from None
+            message = _located(filename, line, what)
+            if frames and frames[0] != frames[-1]:  # failed inside a macro or a parent template
+                message += f" (from {_where(*frames[0])})"
+            raise TemplateError(message) from None
+
+
+def _where(filename: str, line: int | None) -> str:
+    filename = relative_to(Path(filename), Path.cwd())
+    return f"{filename}:{line}" if line else filename
 
 
 def _located(filename: str, line: int | None, message: str | None) -> str:
-    filename = relative_to(Path(filename), Path.cwd())
-    where = f"{filename}:{line}" if line else filename
     text = " ".join((message or "error").split())  # one line, whatever jinja2 said
-    return f"{where}: template error: {text}"
+    return f"{_where(filename, line)}: template error: {text}"
 
 
-def _template_frame(
-    exc: BaseException, template_files: set[str], fallback: str
-) -> tuple[str, int | None]:
-    """The innermost traceback frame inside a template (jinja2 rewrites frames so that they
-    carry the template's file name and line)."""
-    found: tuple[str, int | None] = (fallback, None)
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename in template_files:
-            found = (frame.filename, frame.lineno)
-    return found
+def _template_frames(exc: BaseException, template_files: set[str]) -> list[tuple[str, int]]:
+    """The traceback's frames inside templates, outermost first (jinja2 rewrites frames so
+    that they carry the template's file name and line)."""
+    return [
+        (frame.filename, frame.lineno or 0)
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename in template_files
+    ]
 
 
 def _autoescape(name: str | None) -> bool:

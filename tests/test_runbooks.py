@@ -362,3 +362,19 @@ def test_html_templates_are_escaped_and_markdown_is_not(tmp_path: Path) -> None:
     templates = Templates(tmp_path)
     assert templates.render("page.html.j2", {"text": "<b>"}) == "<p>&lt;b&gt;</p>"
     assert templates.render("page.md.j2", {"text": "<b>"}) == "<b>"
+
+
+def test_an_error_inside_a_packaged_macro_names_the_callers_line_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path / "templates" / "runbook.md.j2",
+        '{% from "checklist.j2" import step %}\n\n{{ step("only-an-id") }}\n',
+    )
+    with pytest.raises(TemplateError) as caught:
+        Templates(tmp_path).render("runbook.md.j2", {})
+    assert caught.value.message.startswith("migrate/templates/checklist.j2:")
+    assert caught.value.message.endswith(
+        "template error: parameter 'text' was not provided (from templates/runbook.md.j2:3)"
+    ), caught.value.message
