@@ -53,13 +53,13 @@ def tracked_files(path: Path) -> tuple[Path, list[str]]:
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except git.NoSuchPathError:
-        raise UsageError(f"{path}: no such directory") from None
+        raise UsageError(f"{path.resolve()}: no such directory") from None
     except git.InvalidGitRepositoryError:
         raise UsageError(
-            f"{path}: not inside a git repository (scan reads the tracked files)"
+            f"{path.resolve()}: not inside a git repository (scan reads the tracked files)"
         ) from None
     if repo.working_tree_dir is None:
-        raise UsageError(f"{path}: a bare repository has no files to scan")
+        raise UsageError(f"{path.resolve()}: a bare repository has no files to scan")
     root = Path(repo.working_tree_dir).resolve()
     relative = path.resolve().relative_to(root).as_posix()
     spec = [] if relative == "." else ["--", relative]
