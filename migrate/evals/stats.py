@@ -37,7 +37,11 @@ def wilson(successes: float, n: float, z: float = Z95) -> Interval:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 or n successes the bound is exactly 0 or 1; rounding would leave 3e-17 and a report
+    # would say the interval excludes a rate it contains.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return Interval(low, high)
 
 
 def _tango_z(delta: float, better: float, worse: float, n: float) -> float:
