@@ -343,6 +343,8 @@ def test_a_later_quarter_is_projected_to_its_window(
     text = (root / entry["runbook"]).read_text()
     assert "## Facts (as of 2027-04-08)" in text
     assert "openai/gpt-4o-2024-08-06 retired on 2027-03-31 (8 days ago)" in text
+    assert "- Retired: 2027-03-31 (8 days ago)" in text
+    assert "**Overdue: the model retired on 2027-03-31 and no migration is approved.**" in text
 
 
 def test_a_window_that_already_opened_has_nothing_left(

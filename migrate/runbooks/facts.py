@@ -66,11 +66,8 @@ def _commit(commit: Commit | None, as_of: dt.date) -> dict[str, Any] | None:
 
 
 def _signoff_command(dep_id: str, owners: list[dict[str, Any]], registry_option: str) -> str:
-    # The owner who committed most recently is the likeliest to decide; else the first.
-    dated = [o for o in owners if o["last_commit"] is not None]
-    by = (
-        max(dated, key=lambda o: o["last_commit"]["date"])["email"] if dated else owners[0]["email"]
-    )
+    # The first active owner in the registry's order: stable from one plan to the next.
+    by = next((o["email"] for o in owners if o["active"]), owners[0]["email"])
     return f"migrate signoff {dep_id}{registry_option} --decision approve --by {by}"
 
 
