@@ -14,33 +14,78 @@ from typing import Any
 
 import jinja2
 
+from migrate.errors import UsageError
 from migrate.evals.prompt import environment
 from migrate.evals.suite import Case, CheckSpec
 
-# A refusal is a model declining the task, recognised by how replies that decline open.
-# The phrases are matched case-insensitively in the first 240 characters only, so that an
-# answer which merely quotes such a sentence later on is not a refusal. A provider's
-# content filter (finish_reason "content_filter") is recorded as an error, not here.
-REFUSAL_PATTERNS = [
-    r"\bI(?:'m| am) (?:sorry|afraid)\b.{0,60}\b(?:can(?:'|no)?t|cannot|unable|won'?t|not able)\b",
-    r"\bI (?:can(?:'|no)?t|cannot|won'?t|will not|am unable to|'m unable to|am not able to|"
-    r"'m not able to) (?:help|assist|provide|comply|do that|fulfil|fulfill|complete|"
-    r"answer|create|write|generate|share|support)\b",
-    r"\bI must (?:decline|refuse)\b",
-    r"\bI (?:have to|need to) decline\b",
-    r"\b(?:as an AI|as a language model)\b.{0,80}\b(?:can(?:'|no)?t|cannot|unable|not able|"
-    r"don'?t)\b",
-    r"\b(?:against|violates?) (?:my|our|the) (?:guidelines|policies|policy|usage policies)\b",
-    r"\bI'?m not (?:allowed|permitted) to\b",
-    r"\bunable to (?:help|assist|comply) with (?:this|that|your) request\b",
-]
-_REFUSAL = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS), re.IGNORECASE | re.DOTALL)
+# A refusal is the model declining the task, in the first person, at the opening of its reply.
+# The rule: after straightening curly apostrophes and removing quoted passages ("...",
+# “...”, «...», `code`, and `>` quote lines), the first 240 characters hold one of
+#   - "I" + a negation + a verb of doing the task: "I can't help", "I'm unable to provide",
+#     "I won't be able to assist", "I cannot and will not write", "I'm not comfortable
+#     writing", or the negation closing its sentence ("I can't do that.", "I can't.");
+#   - an apology followed in the same sentence by "I" + a negation ("I'm sorry, but I
+#     can't ...", "Sorry, I don't ...");
+#   - an explicit decline ("I must decline", "I'm not allowed to", "against my guidelines",
+#     "As an AI ..., I can't ...");
+#   - the same in German, French or Spanish ("Es tut mir leid, aber ich kann ... nicht").
+# Sentences about someone else ("we can't ship to PO boxes", "you cannot return opened
+# items", "the function cannot be called"), idioms ("I can't help but", "I can't wait"), a
+# refusal quoted inside an answer, and one that appears only later in a long answer are not
+# refusals. A provider's content filter (finish_reason "content_filter") is recorded as an
+# error, not here.
 REFUSAL_WINDOW = 240
+_I_NEGATION = (
+    r"\bI(?:(?:'m| am) (?:unable to|not able to|not going to|not comfortable)"
+    r"|(?:'ll| will|'d| would) not be able to"
+    r"| (?:can't|cannot|can not|won't|will not|do not|don't|must not|shouldn't)(?: be able to)?)"
+    r"(?:,? and (?:won't|will not|can't|cannot|shouldn't))?"
+)
+_TASK_VERB = (
+    r"(?:help(?!\s+(?:but|it|thinking|feeling|wondering|noticing|laughing))|assist|provid"
+    r"|compl[yi]|complet|fulfil|answer|creat|writ|generat|shar|support|produc|engag|participat"
+    r"|discuss|continu|proceed|summari[sz]|translat|draft|respond|repl[yi]|disclos|reveal"
+    r"|feel comfortable|do (?:that|this|it|so)|be of (?:help|assistance)"
+    r"|with (?:that|this|your|the|such))\w*"
+)
+REFUSAL_PATTERNS = [
+    rf"{_I_NEGATION}\s+{_TASK_VERB}\b",
+    rf"{_I_NEGATION}\s*(?:[.!]|$)",
+    rf"\b(?:sorry|apologi[sz]e|apologies)\b[^.!?\n]{{0,80}}?{_I_NEGATION}",
+    r"\bI(?:'m| am)? afraid I (?:can't|cannot|won't|must decline)",
+    r"\bI (?:must|have to|need to|will have to|'ll have to|'m going to have to|am going to have "
+    r"to) (?:respectfully |politely )?(?:decline|refuse)\b",
+    r"\bI(?:'m| am) not (?:allowed|permitted) to\b",
+    r"\bnot something I(?: can|'m able to| am able to| will)(?: help| assist)",
+    r"\b(?:against|violates?|outside(?: of)?) my (?:\w+ )?(?:guidelines|policies|principles"
+    r"|programming|scope)\b",
+    r"\b(?:as an AI|as a (?:large )?language model)\b[^.!?\n]{0,80}?"
+    r"\bI(?:'m| am)? (?:can't|cannot|don't|do not|unable|not able|am unable|am not able)\b",
+    r"\b(?:es tut mir leid|leider)\b[^.!?\n]{0,80}?\b(?:ich kann|kann ich)\b[^.!?\n]{0,40}?"
+    r"\bnicht\b",
+    r"\b(?:ich kann|kann ich) (?:ihnen |dir )?(?:dabei |damit |hierbei )?nicht (?:weiter)?helfen\b",
+    r"\b(?:je suis )?désolée?\b[^.!?\n]{0,80}?\bje ne (?:peux|pourrai|suis pas en mesure)\b",
+    r"\bje ne (?:peux|pourrai) pas (?:vous |t')?aider\b",
+    r"\blo siento\b[^.!?\n]{0,80}?\bno (?:puedo|podré)\b",
+    r"\bno (?:puedo|podré) ayudar\b",
+]
+_REFUSAL = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS), re.IGNORECASE)
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"})
+_QUOTED = re.compile(
+    r'"[^"\n]*"|\u201c[^\u201d]*\u201d|\u201e[^\u201c\u201d]*[\u201c\u201d]|\u00ab[^\u00bb]*\u00bb'
+    r"|`[^`\n]*`|^[ \t]*>.*$",
+    re.MULTILINE,
+)
 
 
 def is_refusal(text: str) -> bool:
-    """True when `text` opens like a reply that declines the task."""
-    return bool(_REFUSAL.search(text[:REFUSAL_WINDOW]))
+    """True when `text` opens with the model declining the task (see the rule above)."""
+    opening = text[: REFUSAL_WINDOW * 8].translate(_APOSTROPHES)
+    opening = _QUOTED.sub(" ", opening).lstrip(" \t\r\n*_#>-")
+    window = opening[:REFUSAL_WINDOW]
+    if len(opening) > REFUSAL_WINDOW:
+        window += " \u2026"  # a sentence cut by the window does not end there
+    return bool(_REFUSAL.search(window))
 
 
 def parse_json(text: str) -> tuple[bool, Any]:
@@ -73,10 +118,22 @@ def _compiled(source: str) -> jinja2.Template:
 
 
 def render_value(value: Any, case: Case) -> Any:
-    """Check values may be templates over the case: `{{ expected }}`, `{{ vars.x }}`..."""
+    """Check values may be templates over the case: `{{ expected }}`, `{{ vars.x }}`...
+
+    A case's own `vars.expected` (how promptfoo-style suites carry the expected answer) wins
+    over the top-level `expected`, as it does when the prompt is rendered.
+    """
     if isinstance(value, str) and "{{" in value:
-        context = {**case.vars, "expected": case.expected, "vars": case.vars}
-        return _compiled(value).render(**context)
+        context = {"expected": case.expected, **case.vars, "vars": case.vars}
+        try:
+            return _compiled(value).render(**context)
+        except Exception as exc:  # a typo in a check value is the suite's fault, not a crash
+            where = f" (line {case.line})" if case.line else ""
+            detail = getattr(exc, "message", None) or str(exc)
+            raise UsageError(
+                f"case '{case.id}'{where}: the check value {value!r} cannot be rendered: "
+                f"{' '.join(str(detail).split())}"
+            ) from None
     if isinstance(value, list):
         return [render_value(v, case) for v in value]
     return value
