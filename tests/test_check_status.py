@@ -30,7 +30,8 @@ def workspace(root: Path, retires: dt.date | None, *, candidates: str = "[vendor
     lifecycle.append(f"replacement: {replacement}")
     write(root / "prompts" / "summary.md.j2", "[user]\nSummarize {{ text }}\n")
     write(root / "evals" / "summary.jsonl", '{"id": "one", "vars": {"text": "x"}}\n')
-    suite = "    eval: {cases: evals/summary.jsonl}\n" if with_eval else ""
+    suite = "    eval: {cases: evals/summary.jsonl, checks: [{type: not_refusal}]}\n"
+    suite = suite if with_eval else ""
     text = (
         "version: 1\n"  # 1
         "settings:\n"  # 2
@@ -364,3 +365,59 @@ def test_status_with_a_bad_registry_is_a_registry_error(tmp_path: Path, cli: Cli
     result = status(cli, path)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"migrate: error: {path}:2: models.a.retires: ")
+
+
+# --- check: the suites and prompts `migrate run` would refuse ------------------------------
+
+
+def test_check_finds_a_case_missing_a_prompt_variable(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(200))
+    cases = '{"id": "one", "vars": {"text": "x"}}\n{"id": "two", "vars": {"txt": "y"}}\n'
+    write(tmp_path / "evals" / "summary.jsonl", cases)
+    result = check(cli, path)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"migrate: error: {tmp_path}/evals/summary.jsonl:2: vars: case 'two': 'text' is "
+        f"undefined (used by the prompt {tmp_path}/prompts/summary.md.j2)\n"
+    )
+
+
+def test_check_finds_a_suite_that_does_not_parse(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(200))
+    write(tmp_path / "evals" / "summary.jsonl", '{"id": "one", "vars": {"text": "x"}}\n{"id": \n')
+    result = check(cli, path, "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"migrate: error: {tmp_path}/evals/summary.jsonl:2: not valid")
+
+
+def test_check_finds_a_prompt_that_does_not_compile(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(200))
+    write(tmp_path / "prompts" / "summary.md.j2", "[user]\nSummarize {{ text }\n")
+    result = check(cli, path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"migrate: error: {tmp_path}/prompts/summary.md.j2:2: template error:"
+    )
+
+
+def test_check_finds_a_case_without_any_check(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(200))
+    path.write_text(path.read_text().replace(", checks: [{type: not_refusal}]", ""))
+    result = check(cli, path)
+    assert result.exit_code == 2
+    assert "summary.jsonl:1: checks: case 'one' has no checks" in result.stderr
+
+
+def test_check_finds_a_case_without_the_expected_its_checks_use(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    path = workspace(tmp_path, days(200))
+    uses_expected = '{type: icontains, value: "{{ expected }}"}'
+    path.write_text(path.read_text().replace("{type: not_refusal}", uses_expected))
+    write(tmp_path / "evals" / "summary.jsonl",
+          '{"id": "one", "vars": {"text": "x"}, "expected": "x"}\n'
+          '{"id": "two", "vars": {"text": "y"}}\n')  # fmt: skip
+    result = check(cli, path)
+    assert result.exit_code == 2
+    assert "summary.jsonl:2: expected: case 'two' has no 'expected'" in result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -56,8 +56,13 @@ def make_workspace(root: Path, registry: str | bytes = BASE) -> Path:
     """A registry with the prompt and suite files it names; returns the registry path."""
     write(root / "prompts" / "billing.md.j2", "[user]\nSummarize {{ vendor }}\n")
     write(root / "prompts" / "tickets.md.j2", "[user]\n{{ subject }}\n")
-    write(root / "evals" / "billing.jsonl", '{"id": "a", "vars": {"vendor": "Acme"}}\n')
-    write(root / "evals" / "tickets.jsonl", '{"id": "b", "vars": {"subject": "Hi"}}\n')
+    check = '"checks": [{"type": "not_refusal"}]'
+    write(
+        root / "evals" / "billing.jsonl", f'{{"id": "a", "vars": {{"vendor": "Acme"}}, {check}}}\n'
+    )
+    write(
+        root / "evals" / "tickets.jsonl", f'{{"id": "b", "vars": {{"subject": "Hi"}}, {check}}}\n'
+    )
     path = root / "models.yaml"
     if isinstance(registry, bytes):
         path.write_bytes(registry)
