@@ -20,7 +20,8 @@ from migrate.registry.schema import Check
 from migrate.yamlsource import format_key_path, load_yaml_file, read_text_limited
 
 MAX_CASES = 200_000
-CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
+CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}")  # used with fullmatch
+CASE_ID_RULE = "letters, digits and . _ : / - (up to 200 characters)"
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ def _check_specs(raw: Any, display: str, line: int | None, where: str) -> tuple[
 
 def _jsonl_cases(text: str, display: str) -> list[Case]:
     cases: list[Case] = []
-    for number, raw_line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() would also split inside a JSON string holding
+    # U+2028 or U+0085, which JSON allows unescaped, and shift every later line number.
+    for number, raw_line in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         stripped = raw_line.strip()
         if not stripped or stripped.startswith("//"):
             continue
@@ -140,6 +143,8 @@ def _jsonl_cases(text: str, display: str) -> list[Case]:
             ) from None
         except RecursionError:
             raise InputError([Problem(display, number, "", "JSON nested too deeply")]) from None
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise InputError([Problem(display, number, "", f"not valid JSON: {exc}")]) from None
         if not isinstance(data, dict):
             raise InputError([Problem(display, number, "", "each line must be a JSON object")])
         unknown = set(data) - {"id", "vars", "expected", "checks", "description", "metadata"}
@@ -149,18 +154,10 @@ def _jsonl_cases(text: str, display: str) -> list[Case]:
         if (
             not isinstance(case_id, str | int)
             or isinstance(case_id, bool)
-            or not CASE_ID.match(str(case_id))
+            or not CASE_ID.fullmatch(str(case_id))
         ):
             raise InputError(
-                [
-                    Problem(
-                        display,
-                        number,
-                        "id",
-                        "every case needs an 'id': letters, "
-                        "digits and . _ : / - (up to 200 characters)",
-                    )
-                ]
+                [Problem(display, number, "id", f"every case needs an 'id': {CASE_ID_RULE}")]
             )
         variables = data.get("vars", {})
         if not isinstance(variables, dict):
@@ -205,9 +202,7 @@ def _promptfoo_cases(text: str, display: str) -> list[Case]:
         raise InputError(
             [Problem(display, located.line_of(()), "tests", "expected a 'tests:' list of cases")]
         )
-    default_test = data.get("defaultTest", {}) if isinstance(data, dict) else {}
-    default_asserts = default_test.get("assert", []) if isinstance(default_test, dict) else []
-    default_vars = default_test.get("vars", {}) if isinstance(default_test, dict) else {}
+    default_vars, default_specs = _default_test(located, display)
     cases = []
     used_ids: set[str] = set()
     for index, test in enumerate(tests):
@@ -260,11 +255,26 @@ def _promptfoo_cases(text: str, display: str) -> list[Case]:
                     )
                 ]
             )
-        specs = []
-        for a_index, item in enumerate([*default_asserts, *asserts]):
-            a_where = (*where, "assert", a_index - len(default_asserts))
+        specs = list(default_specs)
+        for a_index, item in enumerate(asserts):
+            a_where = (*where, "assert", a_index)
             specs.append(
                 _promptfoo_assert(item, display, located.line_of(a_where), format_key_path(a_where))
+            )
+        if test.get("id") is not None and not (
+            isinstance(test["id"], str | int)
+            and not isinstance(test["id"], bool)
+            and CASE_ID.fullmatch(str(test["id"]))
+        ):
+            raise InputError(
+                [
+                    Problem(
+                        display,
+                        located.line_of((*where, "id")),
+                        format_key_path((*where, "id")),
+                        f"a case id may hold {CASE_ID_RULE}",
+                    )
+                ]
             )
         case_id = str(test.get("id") or _slug(test.get("description")) or f"test-{index + 1}")
         if not test.get("id") and case_id in used_ids:  # two tests with the same description
@@ -278,9 +288,57 @@ def _promptfoo_cases(text: str, display: str) -> list[Case]:
     return cases
 
 
+def _default_test(located: Any, display: str) -> tuple[dict[str, Any], list[CheckSpec]]:
+    """defaultTest's vars and asserts, which every test starts from."""
+    data = located.data
+    if not isinstance(data, dict) or data.get("defaultTest") is None:
+        return {}, []
+    default_test = data["defaultTest"]
+    if not isinstance(default_test, dict):
+        line = located.line_of(("defaultTest",))
+        raise InputError([Problem(display, line, "defaultTest", "expected a mapping")])
+    unknown = set(default_test) - {"vars", "assert", "options", "metadata", "threshold"}
+    if unknown:
+        key = sorted(unknown)[0]
+        where = ("defaultTest", key)
+        raise InputError(
+            [Problem(display, located.line_of(where), format_key_path(where), "unknown key")]
+        )
+    variables = default_test.get("vars") or {}
+    if not isinstance(variables, dict):
+        where = ("defaultTest", "vars")
+        raise InputError(
+            [Problem(display, located.line_of(where), format_key_path(where), "expected a mapping")]
+        )
+    asserts = default_test.get("assert") or []
+    if not isinstance(asserts, list):
+        where = ("defaultTest", "assert")
+        raise InputError(
+            [Problem(display, located.line_of(where), format_key_path(where), "expected a list")]
+        )
+    specs = []
+    for index, item in enumerate(asserts):
+        a_where = ("defaultTest", "assert", index)
+        specs.append(
+            _promptfoo_assert(item, display, located.line_of(a_where), format_key_path(a_where))
+        )
+    return variables, specs
+
+
+# Keys of a promptfoo assertion that do not change what passes here (weights and metric names
+# only matter to promptfoo's own scoring); any other key would, so it is refused.
+_IGNORED_ASSERT_KEYS = {"type", "value", "weight", "metric", "threshold"}
+
+
 def _promptfoo_assert(item: Any, display: str, line: int | None, where: str) -> CheckSpec:
     if not isinstance(item, dict) or "type" not in item:
         raise InputError([Problem(display, line, where, "expected a mapping with a 'type'")])
+    unknown = set(item) - _IGNORED_ASSERT_KEYS
+    if unknown:
+        key = sorted(map(str, unknown))[0]
+        raise InputError(
+            [Problem(display, line, f"{where}.{key}", "unknown key (not supported here)")]
+        )
     kind = str(item["type"])
     negate = kind.startswith("not-")
     base = kind[4:] if negate else kind
@@ -300,7 +358,11 @@ def _promptfoo_assert(item: Any, display: str, line: int | None, where: str) -> 
         )
     value = item.get("value")
     if mapped == "llm_judge":
-        return CheckSpec(type="llm_judge", rubric=str(value), negate=negate)
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(
+                [Problem(display, line, f"{where}.value", "llm-rubric needs the rubric as text")]
+            )
+        return CheckSpec(type="llm_judge", rubric=value, negate=negate)
     if mapped in {"contains_any", "icontains_any", "contains_all", "icontains_all"}:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",")]
@@ -308,6 +370,13 @@ def _promptfoo_assert(item: Any, display: str, line: int | None, where: str) -> 
             raise InputError([Problem(display, line, f"{where}.value", "expected a list")])
     elif mapped not in {"is_json", "contains_json"} and value is None:
         raise InputError([Problem(display, line, f"{where}.value", "required for this type")])
+    if mapped == "regex" and "{{" not in str(value):  # templated patterns are checked per case
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            raise InputError(
+                [Problem(display, line, f"{where}.value", f"invalid regular expression: {exc}")]
+            ) from None
     schema = value if mapped in {"is_json", "contains_json"} and isinstance(value, dict) else None
     return CheckSpec(type=mapped, value=None if schema else value, schema=schema, negate=negate)
 
