@@ -8,6 +8,7 @@ is the user message.
 from __future__ import annotations
 
 import re
+import traceback
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,24 @@ class PromptTemplate:
                     )
                 ]
             ) from None
-        except jinja2.TemplateError as exc:
+        except jinja2.TemplateError as exc:  # the sandbox refusing an attribute, ...
             raise InputError(
-                [Problem(self.display, None, "", f"case '{case_id}': {exc}")]
+                [Problem(self.display, _template_line(exc), "", f"case '{case_id}': {exc}")]
             ) from None
+        except Exception as exc:  # {{ 1 / 0 }}, {{ x + 1 }} on a string: the template's fault
+            what = f"case '{case_id}': {type(exc).__name__}: {exc}"
+            raise InputError([Problem(self.display, _template_line(exc), "", what)]) from None
         return split_messages(text)
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line being rendered when `exc` was raised (jinja2 rewrites traceback
+    frames to carry it)."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == "<template>":
+            line = frame.lineno
+    return line
 
 
 def split_messages(text: str) -> list[Message]:
