@@ -620,7 +620,13 @@ def evaluate(
     if infrastructure:
         verdict = ERROR
         for comparison in comparisons.values():
+            # The comparison's own explanation would state a verdict the data cannot carry.
             comparison.verdict = ERROR
+            comparison.cases_to_settle = None
+            comparison.explanation = (
+                "Too many calls failed to judge this candidate; the comparison below covers "
+                f"only the {comparison.paired_cases} cases scored on both models."
+            )
     elif not comparisons:
         verdict = BASELINE
     else:
