@@ -4,6 +4,7 @@ charts), junit.xml for CI dashboards. All are derived from the results; nothing 
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,26 @@ def fence(text: Any, lang: str = "") -> str:
     longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}{lang}\n{body}\n{ticks}"
+
+
+def code(text: Any) -> str:
+    """A Markdown inline code span that the content cannot close, on one line."""
+    body = " ".join(str(text if text is not None else "").split())
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    return f"{ticks}{pad}{body}{pad}{ticks}"
+
+
+def pre(text: Any) -> str:
+    """Text for a `<pre>` inside a Markdown file's HTML block: escaped, and on one line.
+
+    A blank line ends an HTML block in Markdown, so a model output with one would let the
+    rest of it (a `# heading`, a ``` fence) be read as Markdown and take over the report;
+    line breaks become `&#10;`, which the browser shows as line breaks.
+    """
+    escaped = html.escape(str(text if text is not None else ""), quote=True)
+    return escaped.replace("\r\n", "&#10;").replace("\n", "&#10;").replace("\r", "&#13;")
 
 
 def cell(text: Any) -> str:
@@ -138,6 +159,8 @@ def write_reports(
     environment = templates.environment
     for name, function in (
         ("fence", fence),
+        ("code", code),
+        ("pre", pre),
         ("cell", cell),
         ("percent", percent),
         ("seconds", seconds),
