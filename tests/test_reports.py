@@ -368,6 +368,10 @@ def test_redact_removes_a_registered_key_variable(monkeypatch: pytest.MonkeyPatc
         "sk-ant-api03-AbCdEf0123456789-_xyz",
         "AKIAIOSFODNN7EXAMPLE",
         "AIzaSyA1234567890abcdefghijklmnop",
+        "gsk_AbCdEf0123456789AbCdEf0123",  # Groq
+        "hf_AbCdEf0123456789AbCdEf0123",  # Hugging Face
+        "xai-AbCdEf0123456789AbCdEf0123",  # xAI
+        "r8_AbCdEf0123456789AbCdEf0123",  # Replicate
     ],
 )
 def test_redact_removes_key_shaped_strings(key: str) -> None:
