@@ -135,6 +135,8 @@ def check_repository(repo: Any, paths: list[Path]) -> None:
             raise GitSafetyError(
                 f"the repository is in the middle of {what}: finish or abort it before signing off"
             )
+    if not paths:  # `git status -- ` with no path would report the whole repository
+        return
     work_tree = Path(repo.working_tree_dir).resolve()
     relative = [p.resolve().relative_to(work_tree).as_posix() for p in paths]
     status = repo.git.status("--porcelain=v1", "--untracked-files=no", "--", *relative)
