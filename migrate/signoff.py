@@ -120,10 +120,10 @@ def _repo(root: Path) -> Any:
 
 
 def check_repository(repo: Any, paths: list[Path]) -> None:
-    """Refuse on detached HEAD, mid-merge/rebase/cherry-pick, or edits in our files."""
+    """Refuse mid-merge/rebase/cherry-pick, on a detached HEAD, or with edits in our files."""
     git_dir = Path(repo.git_dir)
-    if repo.head.is_detached:
-        raise GitSafetyError("HEAD is detached: check out a branch before signing off")
+    # Markers first: a rebase stopped on a commit also detaches HEAD, and "in the middle of
+    # a rebase" is what the person needs to hear.
     for marker, what in (
         ("MERGE_HEAD", "a merge"),
         ("rebase-merge", "a rebase"),
@@ -135,6 +135,8 @@ def check_repository(repo: Any, paths: list[Path]) -> None:
             raise GitSafetyError(
                 f"the repository is in the middle of {what}: finish or abort it before signing off"
             )
+    if repo.head.is_detached:
+        raise GitSafetyError("HEAD is detached: check out a branch before signing off")
     if not paths:  # `git status -- ` with no path would report the whole repository
         return
     work_tree = Path(repo.working_tree_dir).resolve()
