@@ -17,6 +17,7 @@ from migrate.errors import MigrateError, UsageError
 from migrate.files import relative_to, write_atomic
 from migrate.history.runs import SIGNOFF_FILE, SUMMARY_FILE
 from migrate.registry.load import Registry
+from migrate.registry.schema import EMAIL
 
 SIGNOFF_MARKER = "<!-- migrate:signoffs -->"
 APPROVABLE = {"PASS"}
@@ -159,7 +160,9 @@ def check_repository(repo: Any, paths: list[Path]) -> None:
 
 def signer_name(repo: Any, email: str) -> str:
     try:
-        name = repo.git.log("-1", f"--author=<{email}>", "--format=%aN").strip()
+        name = repo.git.log(
+            "-1", "--fixed-strings", "--regexp-ignore-case", f"--author=<{email}>", "--format=%aN"
+        ).strip()
     except Exception:  # no commits yet, or git refused the pattern
         name = ""
     return name or email.split("@")[0].replace(".", " ").title()
@@ -172,6 +175,8 @@ def record_signoff(
     dependency = registry.dependencies.get(decision.dependency)
     if dependency is None:
         raise UsageError(f"unknown dependency '{decision.dependency}'")
+    if not EMAIL.fullmatch(decision.by):  # it becomes the commit's author and trailer
+        raise UsageError(f"--by '{decision.by}' is not an email address")
     run_dir = latest_run(root, decision.dependency, run_id)
     summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
     candidate = choose_candidate(summary, decision.candidate, decision.decision)
