@@ -63,7 +63,7 @@ def choose_candidate(summary: dict[str, Any], wanted: str | None, decision: str)
                 f"(candidates: {', '.join(candidates) or 'none'})"
             )
         return wanted
-    if decision != "approve":
+    if decision != "approve" or not candidates:  # a baseline-only run: check_rules says so
         return None
     if len(candidates) == 1:
         return next(iter(candidates))
