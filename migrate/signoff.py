@@ -18,6 +18,7 @@ from migrate.files import relative_to, write_atomic
 from migrate.history.runs import SIGNOFF_FILE, SUMMARY_FILE
 from migrate.registry.load import Registry
 from migrate.registry.schema import EMAIL
+from migrate.templating import oneline
 
 SIGNOFF_MARKER = "<!-- migrate:signoffs -->"
 APPROVABLE = {"PASS"}
@@ -227,9 +228,9 @@ def record_signoff(
     line = (
         f"- {today.isoformat()}: **{decision.decision}** ({what}) signed off by "
         f"{decision.by} on run `{summary['run_id']}`, verdict {summary.get('verdict')}"
-        + (f", override: {decision.override}" if decision.override else "")
-        + (f". {decision.note}" if decision.note else "")
-    )
+        + (f", override: {oneline(decision.override)}" if decision.override else "")
+        + (f". {oneline(decision.note)}" if decision.note else "")
+    )  # one line: a list item that a line break in a note would cut in two
 
     old_runbook = runbook.read_text(encoding="utf-8") if runbook.exists() else None
     old_signoff = signoff_path.read_bytes() if signoff_path.exists() else None
