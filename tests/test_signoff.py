@@ -1,0 +1,537 @@
+"""`migrate signoff`: the rules for a decision, the runbook line, and a commit that holds the
+sign-off alone, in real git repositories. Nothing is ever pushed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import commit_as, git, init_repo, invoke, write
+from typer.testing import CliRunner
+
+from migrate.signoff import SIGNOFF_MARKER, append_to_runbook
+
+TODAY = "2027-01-20"  # vendor/old retires 2027-02-15: inside the 30-day safety margin
+RUN_ID = "20270112T101500Z"
+RUN_DIR = f"runbooks/2027Q1/summarizer/runs/{RUN_ID}"
+RUNBOOK = "runbooks/2027Q1/summarizer.md"
+REGISTRY = """
+    version: 1
+    settings: {safety_margin_days: 30}
+    models:
+      vendor/old: {retires: 2027-02-15, replacement: vendor/new}
+      vendor/new: {}
+      vendor/other: {}
+    dependencies:
+      summarizer:
+        model: vendor/old
+        candidates: [vendor/new]
+        owners: [alice@example.com, Bob.Smith@example.com]
+        prompt: prompts/summary.md.j2
+        eval:
+          cases: evals/summary.jsonl
+          checks: [{type: icontains, value: "{{ expected }}"}]
+"""
+RUNBOOK_TEXT = f"""
+    # summarizer: migrate off vendor/old
+
+    - [x] Run the suite
+    - [ ] Decide
+
+    ## Sign-off
+
+    {SIGNOFF_MARKER}
+
+    ## Notes
+
+    Ask Bob about the tone.
+"""
+
+
+def summary(run_id: str, verdicts: dict[str, str], overall: str | None = None) -> dict[str, Any]:
+    """A summary.json in the shape migrate.evals.session.build_summary writes."""
+    candidates = {
+        model: {
+            "verdict": verdict,
+            "regressions": [] if verdict == "PASS" else ["c007"],
+            "improvements": [],
+            "flaky": [],
+            "unscored": [],
+            "paired_cases": 400,
+            "pass_rate_diff": {
+                "estimate": 0.0,
+                "low": -0.0095,
+                "high": 0.0095,
+                "method": "Tango score interval",
+                "mcnemar_exact_p": 1.0,
+                "bootstrap_low": None,
+                "bootstrap_high": None,
+            },  # fmt: skip
+            "gates": [],
+            "cases_to_settle": None,
+            "explanation": "...",
+        }
+        for model, verdict in verdicts.items()
+    }
+    ranks = {"PASS": 3, "INCONCLUSIVE": 2, "FAIL": 1, "ERROR": 0}
+    verdict = overall or max(verdicts.values(), key=ranks.__getitem__, default="BASELINE")
+    return {
+        "version": 1,
+        "run_id": run_id,
+        "dependency": "summarizer",
+        "quarter": "2027Q1",
+        "started_at": "2027-01-12T10:15:00+00:00",
+        "finished_at": "2027-01-12T10:21:40+00:00",
+        "models": {"baseline": "vendor/old", "candidates": list(verdicts), "judge": None},
+        "suite": {
+            "path": "evals/summary.jsonl",
+            "sha256": "ab12cd34ef56" * 5 + "abcd",
+            "cases": 400,
+            "cases_in_file": 400,
+            "samples": 1,
+        },  # fmt: skip
+        "verdict": verdict,
+        "exit_code": {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3, "ERROR": 4}.get(verdict, 0),
+        "infrastructure_failure": None,
+        "metrics": {},
+        "candidates": candidates,
+        "drift": {
+            "previous_run": None,
+            "common_cases": 0,
+            "changed": [],
+            "previous_pass_rate": None,
+            "current_pass_rate": None,
+        },  # fmt: skip
+        "outcomes": {},
+        "calls": {"journaled": 800, "cached": 0, "errors": 0, "made_this_time": 800},
+        "reproducibility": {},
+    }
+
+
+def store_run(root: Path, verdicts: dict[str, str], run_id: str = RUN_ID) -> Path:
+    folder = root / "runbooks" / "2027Q1" / "summarizer" / "runs" / run_id
+    write(folder / "summary.json", json.dumps(summary(run_id, verdicts), indent=2) + "\n")
+    write(folder / "report.md", "# PASS\n")
+    return folder
+
+
+def workspace(
+    tmp_path: Path, verdicts: dict[str, str] | None = None, *, runbook: bool = True
+) -> Path:
+    """A committed workspace with one finished run of `summarizer`."""
+    root = init_repo(tmp_path / "ws")
+    write(root / "models.yaml", REGISTRY)
+    write(root / "prompts" / "summary.md.j2", "[user]\nSummarize: {{ text }}\n")
+    write(
+        root / "evals" / "summary.jsonl", '{"id": "one", "vars": {"text": "x"}, "expected": "x"}\n'
+    )
+    if runbook:
+        write(root / RUNBOOK, RUNBOOK_TEXT)
+    store_run(root, {"vendor/new": "PASS"} if verdicts is None else verdicts)
+    commit_as(root, "alice@example.com", "2027-01-12", "Add the summarizer and its run")
+    return root
+
+
+def signoff(cli: CliRunner, root: Path, *args: str) -> Any:
+    return invoke(cli, "signoff", "summarizer", "--registry", str(root / "models.yaml"),
+                  "--today", TODAY, *args)  # fmt: skip
+
+
+def head(root: Path) -> str:
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def files_of(root: Path, commit: str = "HEAD") -> list[str]:
+    return git(root, "show", "--name-only", "--format=", commit).split()
+
+
+def assert_nothing_recorded(root: Path, before: str) -> None:
+    assert head(root) == before
+    assert not (root / RUN_DIR / "signoff.json").exists()
+    assert git(root, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+# --- an owner approves a PASS ------------------------------------------------------------
+
+
+def test_owner_approves_a_pass(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    before = head(root)
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com",
+                     "--note", "Tone reviewed with support.")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    commit = head(root)
+    assert result.stdout == (
+        f"Recorded: approve by alice@example.com on run {RUN_ID} (verdict PASS); committed "
+        f"{commit[:10]} with {RUN_DIR}/signoff.json, {RUNBOOK}. Nothing was pushed.\n"
+    )
+    assert git(root, "rev-parse", "HEAD~1").strip() == before
+    assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
+    assert git(root, "log", "-1", "--format=%B") == (
+        "Sign off summarizer: approve vendor/old -> vendor/new\n\n"
+        f"Run {RUN_ID} (PASS), suite sha256 ab12cd34ef56ab12.\n\n"
+        "Tone reviewed with support.\n\n"
+        "Signed-off-by: Alice <alice@example.com>\n\n"
+    )
+    assert git(root, "log", "-1", "--format=%an <%ae>").strip() == "Alice <alice@example.com>"
+    record = json.loads((root / RUN_DIR / "signoff.json").read_text(encoding="utf-8"))
+    assert record == {
+        "version": 1,
+        "dependency": "summarizer",
+        "run_id": RUN_ID,
+        "decision": "approve",
+        "by": "alice@example.com",
+        "at": TODAY,
+        "baseline": "vendor/old",
+        "candidate": "vendor/new",
+        "candidates": ["vendor/new"],
+        "verdict": "PASS",
+        "candidate_verdict": "PASS",
+        "suite_sha256": "ab12cd34ef56" * 5 + "abcd",
+        "note": "Tone reviewed with support.",
+        "override": None,
+        "overridden": [],
+        "previous": [],
+    }
+    runbook = (root / RUNBOOK).read_text(encoding="utf-8")
+    line = (
+        f"- {TODAY}: **approve** (approve vendor/old -> vendor/new) signed off by "
+        f"alice@example.com on run `{RUN_ID}`, verdict PASS. Tone reviewed with support."
+    )
+    assert runbook == RUNBOOK_TEXT_DEDENTED.replace(SIGNOFF_MARKER, f"{SIGNOFF_MARKER}\n{line}")
+    assert git(root, "status", "--porcelain") == ""
+
+
+RUNBOOK_TEXT_DEDENTED = (
+    "# summarizer: migrate off vendor/old\n\n- [x] Run the suite\n- [ ] Decide\n\n"
+    f"## Sign-off\n\n{SIGNOFF_MARKER}\n\n## Notes\n\nAsk Bob about the tone.\n"
+)
+
+
+def test_owner_match_ignores_case_and_names_the_signer_from_history(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    root = workspace(tmp_path)
+    write(root / "prompts" / "summary.md.j2", "[user]\nSummarize briefly: {{ text }}\n")
+    commit_as(root, "bob.smith@example.com", "2027-01-15", "Shorter prompt")
+    result = signoff(cli, root, "-d", "approve", "--by", "bob.smith@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert git(root, "log", "-1", "--format=%B").endswith(
+        "Signed-off-by: Bob.Smith <bob.smith@example.com>\n\n"
+    )
+
+
+def test_json_output(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["commit"] == head(root)
+    assert data["files"] == [f"{RUN_DIR}/signoff.json", RUNBOOK]
+    assert data["decision"] == "approve" and data["candidate"] == "vendor/new"
+
+
+# --- refusals and --override -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verdict", ["FAIL", "INCONCLUSIVE", "ERROR"])
+def test_approving_a_run_that_did_not_pass_is_refused(
+    tmp_path: Path, cli: CliRunner, verdict: str
+) -> None:
+    root = workspace(tmp_path, {"vendor/new": verdict})
+    before = head(root)
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"migrate: error: refused: vendor/new's verdict is {verdict}, not PASS. "
+        'Use --override "reason" to record the decision anyway\n'
+    )
+    assert_nothing_recorded(root, before)
+
+
+def test_a_non_owner_is_refused_whatever_the_decision(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    before = head(root)
+    for decision in ("approve", "reject", "keep"):
+        result = signoff(cli, root, "--decision", decision, "--by", "mallory@example.com")
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "migrate: error: refused: mallory@example.com is not an owner "
+            "(alice@example.com, Bob.Smith@example.com). "
+            'Use --override "reason" to record the decision anyway\n'
+        )
+    assert_nothing_recorded(root, before)
+
+
+def test_override_records_the_reason(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path, {"vendor/new": "INCONCLUSIVE"})
+    result = signoff(cli, root, "--decision", "approve", "--by", "mallory@example.com",
+                     "--override", "Alice is on leave;\nthe retirement is in 26 days")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((root / RUN_DIR / "signoff.json").read_text(encoding="utf-8"))
+    assert record["override"] == "Alice is on leave;\nthe retirement is in 26 days"
+    assert record["overridden"] == [
+        "vendor/new's verdict is INCONCLUSIVE, not PASS",
+        "mallory@example.com is not an owner (alice@example.com, Bob.Smith@example.com)",
+    ]
+    message = git(root, "log", "-1", "--format=%B")
+    assert "\nOverride: Alice is on leave;\nthe retirement is in 26 days\n" in message
+    assert message.endswith("Signed-off-by: Mallory <mallory@example.com>\n\n")
+    # The runbook line stays one list item.
+    (line,) = [x for x in (root / RUNBOOK).read_text().splitlines() if "signed off by" in x]
+    assert line.endswith(
+        "verdict INCONCLUSIVE, override: Alice is on leave; the retirement is in 26 days"
+    )
+    assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
+
+
+def test_an_owner_may_reject_or_keep_without_override(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path, {"vendor/new": "FAIL"})
+    result = signoff(cli, root, "--decision", "reject", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert git(root, "log", "-1", "--format=%s").strip() == "Sign off summarizer: reject vendor/new"
+    result = signoff(cli, root, "--decision", "keep", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert git(root, "log", "-1", "--format=%s").strip() == "Sign off summarizer: keep vendor/old"
+    record = json.loads((root / RUN_DIR / "signoff.json").read_text(encoding="utf-8"))
+    assert record["decision"] == "keep"
+    assert [p["decision"] for p in record["previous"]] == ["reject"]
+    lines = [x for x in (root / RUNBOOK).read_text().splitlines() if "signed off by" in x]
+    assert [x.split("**")[1] for x in lines] == ["reject", "keep"]
+
+
+def test_by_must_be_an_email(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    result = signoff(cli, root, "--decision", "reject", "--by", "alice\nSigned-off-by: x <x@y.z>",
+                     "--override", "x")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.startswith("migrate: error: --by 'alice\nSigned-off-by")
+    assert result.stderr.endswith("' is not an email address\n")
+
+
+def test_several_candidates(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path, {"vendor/new": "FAIL", "vendor/other": "PASS"})
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert "approve vendor/old -> vendor/other" in git(root, "log", "-1", "--format=%s")
+    result = signoff(cli, root, "-d", "approve", "--by", "alice@example.com", "-c", "vendor/x")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"migrate: error: 'vendor/x' was not a candidate of run {RUN_ID} "
+        "(candidates: vendor/new, vendor/other)\n"
+    )
+
+
+def test_a_baseline_only_run_has_nothing_to_approve(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path, {})
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 2
+    assert "there is no candidate to approve (a baseline-only run)" in result.stderr
+
+
+def test_no_finished_run(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    git(root, "rm", "-q", "-r", "runbooks/2027Q1/summarizer/runs")
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "migrate: error: 'summarizer' has no finished run to sign off: "
+        "run `migrate run summarizer` first\n"
+    )
+
+
+def test_the_latest_run_is_decided_on_unless_one_is_named(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    store_run(root, {"vendor/new": "FAIL"}, run_id="20270118T080000Z")
+    commit_as(root, "alice@example.com", "2027-01-18", "A later run")
+    latest = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert latest.exit_code == 2 and "verdict is FAIL" in latest.stderr
+    named = signoff(cli, root, "-d", "approve", "--by", "alice@example.com", "--run", RUN_ID)
+    assert named.exit_code == 0, named.stderr
+
+
+# --- git safety ------------------------------------------------------------------------------
+
+
+def test_another_staged_file_stays_staged_and_out_of_the_commit(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    root = workspace(tmp_path)
+    write(root / "notes.txt", "draft\n")
+    git(root, "add", "notes.txt")
+    write(root / "prompts" / "summary.md.j2", "[user]\nWork in progress {{ text }}\n")
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
+    assert git(root, "diff", "--cached", "--name-only").split() == ["notes.txt"]
+    assert git(root, "diff", "--name-only").split() == ["prompts/summary.md.j2"]
+
+
+def test_without_a_runbook_a_staged_file_elsewhere_does_not_block(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    root = workspace(tmp_path, runbook=False)
+    write(root / "notes.txt", "draft\n")
+    git(root, "add", "notes.txt")
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
+    runbook = (root / RUNBOOK).read_text(encoding="utf-8")
+    assert runbook.startswith(
+        f"# summarizer: migration runbook\n\n## Sign-off\n\n{SIGNOFF_MARKER}\n- "
+    )
+    assert git(root, "diff", "--cached", "--name-only").split() == ["notes.txt"]
+
+
+def test_refused_when_the_runbook_has_uncommitted_edits(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    before = head(root)
+    (root / RUNBOOK).write_text(RUNBOOK_TEXT_DEDENTED.replace("[ ] Decide", "[x] Decide"))
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"migrate: error: uncommitted edits in {RUNBOOK}: commit or stash them first, so that "
+        "the sign-off commit holds the sign-off alone\n"
+    )
+    assert head(root) == before
+    assert "[x] Decide" in (root / RUNBOOK).read_text()  # the person's edit is untouched
+    assert not (root / RUN_DIR / "signoff.json").exists()
+
+
+def test_refused_on_a_detached_head(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    git(root, "checkout", "-q", "--detach")
+    before = head(root)
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "migrate: error: HEAD is detached: check out a branch before signing off\n"
+    )
+    assert_nothing_recorded(root, before)
+
+
+def conflicting_branches(root: Path) -> None:
+    """`feature` and `main` both change the prompt differently."""
+    git(root, "checkout", "-q", "-b", "feature")
+    write(root / "prompts" / "summary.md.j2", "[user]\nFeature: {{ text }}\n")
+    commit_as(root, "alice@example.com", "2027-01-13", "Feature prompt")
+    git(root, "checkout", "-q", "main")
+    write(root / "prompts" / "summary.md.j2", "[user]\nMain: {{ text }}\n")
+    commit_as(root, "alice@example.com", "2027-01-14", "Main prompt")
+
+
+def test_refused_during_a_merge(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    conflicting_branches(root)
+    with pytest.raises(subprocess.CalledProcessError):
+        git(root, "merge", "-q", "feature")
+    assert (root / ".git" / "MERGE_HEAD").exists()
+    before = head(root)
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "migrate: error: the repository is in the middle of a merge: "
+        "finish or abort it before signing off\n"
+    )
+    assert head(root) == before
+    assert not (root / RUN_DIR / "signoff.json").exists()
+
+
+def test_refused_during_a_rebase(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    conflicting_branches(root)
+    git(root, "checkout", "-q", "feature")
+    with pytest.raises(subprocess.CalledProcessError):
+        git(root, "rebase", "main")
+    before = head(root)
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "migrate: error: the repository is in the middle of a rebase: "
+        "finish or abort it before signing off\n"
+    )
+    assert head(root) == before
+    assert not (root / RUN_DIR / "signoff.json").exists()
+
+
+def test_refused_outside_a_git_repository(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    shutil.rmtree(root / ".git")
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 2
+    assert "is not in a git repository: a sign-off is recorded by committing it" in result.stderr
+    assert not (root / RUN_DIR / "signoff.json").exists()
+
+
+def test_nothing_is_pushed(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "-q", "origin", "main")
+    git(root, "branch", "-q", "--set-upstream-to=origin/main")
+    published = git(remote, "rev-parse", "main").strip()
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert head(root) != published
+    assert git(remote, "for-each-ref", "--format=%(refname) %(objectname)") == (
+        f"refs/heads/main {published}\n"
+    )
+    with pytest.raises(subprocess.CalledProcessError):
+        git(remote, "cat-file", "-e", head(root))  # the new commit never reached the remote
+
+
+# --- afterwards, the planning commands see the sign-off --------------------------------------
+
+
+def test_status_and_check_see_the_signoff(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    registry = str(root / "models.yaml")
+    before = invoke(cli, "check", "--registry", registry, "--today", TODAY)
+    assert before.exit_code == 1
+    assert "no migration is approved" in before.stderr
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    after = invoke(cli, "check", "--registry", registry, "--today", TODAY)
+    assert after.exit_code == 0, after.stderr
+    assert "0 errors" in after.stdout
+    status = invoke(cli, "status", "--json", "--registry", registry, "--today", TODAY)
+    assert status.exit_code == 0, status.stderr
+    (row,) = json.loads(status.stdout)
+    assert row["last_run"] == RUN_ID and row["last_verdict"] == "PASS"
+    assert row["signoff"] == {
+        "decision": "approve",
+        "by": "alice@example.com",
+        "at": TODAY,
+        "run": RUN_ID,
+    }
+
+
+def test_a_rejection_does_not_satisfy_check(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path, {"vendor/new": "FAIL"})
+    assert signoff(cli, root, "-d", "reject", "--by", "alice@example.com").exit_code == 0
+    after = invoke(cli, "check", "--registry", str(root / "models.yaml"), "--today", TODAY)
+    assert after.exit_code == 1
+
+
+# --- the runbook line, as a pure function ----------------------------------------------------
+
+
+def test_append_to_runbook_keeps_earlier_lines_in_order() -> None:
+    text = f"# t\n\n## Sign-off\n\n{SIGNOFF_MARKER}\n- 2027-01-01: **reject** x signed off by a\n\n"
+    text += "## Notes\n\nkeep me\n"
+    updated = append_to_runbook(text, "- 2027-01-02: **approve** y signed off by b", "t")
+    assert updated == (
+        f"# t\n\n## Sign-off\n\n{SIGNOFF_MARKER}\n- 2027-01-01: **reject** x signed off by a\n"
+        "- 2027-01-02: **approve** y signed off by b\n\n## Notes\n\nkeep me\n"
+    )
+
+
+def test_append_to_runbook_adds_the_section_when_missing() -> None:
+    assert append_to_runbook("# t\n\n- [ ] a\n", "- line signed off by b", "t") == (
+        f"# t\n\n- [ ] a\n\n## Sign-off\n\n{SIGNOFF_MARKER}\n- line signed off by b\n"
+    )
