@@ -6,6 +6,7 @@ user sees; the loader's robustness is shown by property tests on mutated registr
 
 from __future__ import annotations
 
+import copy
 import random
 import tempfile
 from collections.abc import Callable, Iterator
@@ -559,7 +560,7 @@ YAML_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(document=st.dictionaries(REGISTRY_KEYS, YAML_VALUES, max_size=5))
 def test_random_registry_shaped_documents(bundled_workspace: Path, document: dict) -> None:  # type: ignore[type-arg]
     load_text(bundled_workspace, yaml.safe_dump(document, allow_unicode=True).encode("utf-8"))
@@ -569,3 +570,34 @@ def test_random_registry_shaped_documents(bundled_workspace: Path, document: dic
 @given(data=st.binary(max_size=300) | st.text(max_size=300).map(lambda t: t.encode("utf-8")))
 def test_random_bytes(bundled_workspace: Path, data: bytes) -> None:
     load_text(bundled_workspace, data)
+
+
+def _key_paths(node: object, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _key_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _key_paths(value, (*prefix, index))
+
+
+BUNDLED_DATA = parse_yaml(BUNDLED, "models.yaml").data
+BUNDLED_PATHS = [path for path in _key_paths(BUNDLED_DATA) if path]
+
+
+@settings(max_examples=150, deadline=None)
+@given(edits=st.lists(st.tuples(st.sampled_from(BUNDLED_PATHS), YAML_VALUES), min_size=1,
+                      max_size=4))  # fmt: skip
+def test_bundled_registry_with_values_of_any_type(bundled_workspace: Path, edits: list) -> None:  # type: ignore[type-arg]
+    """Any value anywhere in a real registry: validation names it, whatever its type."""
+    data = copy.deepcopy(BUNDLED_DATA)
+    for path, value in edits:
+        node = data
+        try:
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit replaced this path's parent
+    load_text(bundled_workspace, yaml.safe_dump(data, allow_unicode=True).encode("utf-8"))
