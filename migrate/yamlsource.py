@@ -142,6 +142,7 @@ def load_yaml_file(path: Path, display: str | None = None) -> Located:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _Walker:
@@ -228,6 +229,8 @@ class _Walker:
         return str(key)
 
     def scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+            return node.value  # most keys and values: skip the constructor's dispatch
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, OverflowError) as exc:
