@@ -207,6 +207,18 @@ def test_a_path_limits_the_scan_to_a_folder(tmp_path: Path, cli: CliRunner) -> N
     assert [u["file"] for u in data["unregistered"]] == ["docs/b.md"]
 
 
+def test_by_default_the_whole_repository_of_the_registry_is_scanned(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    root = repository(tmp_path / "repo", {"app/a.py": "X = 'gpt-4o-mini'\n"})
+    (root / "config").mkdir()
+    git(root, "mv", "models.yaml", "config/models.yaml")
+    git(root, "commit", "-q", "-m", "Move the registry")
+    result = invoke(cli, "scan", "--registry", "../config/models.yaml", "--json", cwd=root / "app")
+    assert result.exit_code == 1
+    assert [u["file"] for u in json.loads(result.stdout)["unregistered"]] == ["app/a.py"]
+
+
 def test_outside_a_repository_is_a_usage_error(tmp_path: Path, cli: CliRunner) -> None:
     write(tmp_path / "models.yaml", "version: 1\nmodels: {}\n")
     result = scan(cli, tmp_path)

@@ -19,7 +19,10 @@ from migrate.scan.vocabulary import Coverage, build_vocabulary
 
 def run(registry_path: Path, path: Path | None, as_json: bool) -> int:
     registry = load_registry(registry_path, check_files=False)
-    root, files = tracked_files(path if path is not None else registry.root)
+    if path is None:  # the whole repository the registry belongs to
+        root, files = tracked_files(registry.root, whole_repository=True)
+    else:
+        root, files = tracked_files(path)
     ids = list(registry.models)
     vocabulary = build_vocabulary(read_litellm_map().records, ids)
     coverage = Coverage.of(ids, registry.settings.scan_allow)

@@ -46,8 +46,9 @@ class ScanResult:
         return sorted({u.model for u in self.unregistered})
 
 
-def tracked_files(path: Path) -> tuple[Path, list[str]]:
-    """The repository root holding `path`, and its tracked files under `path`."""
+def tracked_files(path: Path, *, whole_repository: bool = False) -> tuple[Path, list[str]]:
+    """The repository root holding `path`, and its tracked files under `path` (or all of
+    them)."""
     import git  # GitPython, imported only by the commands that read history
 
     try:
@@ -62,7 +63,7 @@ def tracked_files(path: Path) -> tuple[Path, list[str]]:
         raise UsageError(f"{path.resolve()}: a bare repository has no files to scan")
     root = Path(repo.working_tree_dir).resolve()
     relative = path.resolve().relative_to(root).as_posix()
-    spec = [] if relative == "." else ["--", relative]
+    spec = [] if relative == "." or whole_repository else ["--", relative]
     listing = repo.git.ls_files("-z", "--cached", *spec)
     return root, [name for name in listing.split("\0") if name]
 
