@@ -364,6 +364,18 @@ def test_a_registry_date_is_never_overwritten_only_reported(tmp_path: Path) -> N
     ) == ("openai/gpt-4o-2024-08-06", dt.date(2027, 3, 1), dt.date(2027, 1, 14), 4)
 
 
+def test_a_model_no_source_knows_is_listed_as_unmatched(tmp_path: Path, cli: CliRunner) -> None:
+    registry = registry_of(tmp_path, "  openai/gpt-4o-2024-08-6: {}\n  openai/gpt-4o-mini: {}\n")
+    report = compare(registry, [litellm_source(LITELLM)])
+    assert report.unmatched == ["openai/gpt-4o-2024-08-6"]  # a typo: no snapshot, no alias
+    result = sync(cli, registry.path)
+    assert result.exit_code == 0
+    assert (
+        "Not in any source (a typo, or a model too new or too private to be listed): "
+        "openai/gpt-4o-2024-08-6" in result.stdout
+    )
+
+
 def test_models_behind_an_api_base_are_skipped(tmp_path: Path) -> None:
     registry = registry_of(
         tmp_path, ("  openai/gpt-4o-mini: {api_base: 'http://127.0.0.1:8080/v1'}\n")
@@ -623,7 +635,7 @@ def test_sync_finds_the_dates_litellm_knows_and_writes_them_keeping_comments(
     assert all(any(same_line(old, new) for new in new_lines) for old in ACCEPTANCE.splitlines())
 
     again = sync(cli, path, "--write")
-    assert "No differences" in again.stdout
+    assert "No differences: every model a source knows agrees with it." in again.stdout
     assert path.read_text(encoding="utf-8") == after
 
 

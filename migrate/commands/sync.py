@@ -65,6 +65,7 @@ def _as_json(
         ],
         "models_checked": report.models_checked,
         "local_models": report.local_models,
+        "unmatched": report.unmatched,
         "changes": [asdict(c) for c in report.changes],
         "disagreements": [asdict(d) for d in report.disagreements],
         "suggestions": [asdict(s) for s in report.suggestions],
@@ -113,12 +114,18 @@ def _print_human(
         say("Suggestions (never written):")
         for s in report.suggestions:
             say(f"  {_where(registry, s.line)}: {s.model}: {s.message}")
+    if report.unmatched:
+        say("")
+        say(
+            f"Not in any source (a typo, or a model too new or too private to be listed): "
+            f"{', '.join(report.unmatched)}"
+        )
     if report.local_models:
         say("")
         say(f"Skipped (served by an api_base of your own): {', '.join(report.local_models)}")
     say("")
     if not (report.changes or report.disagreements or report.suggestions):
-        say("No differences: the registry agrees with every source.")
+        say("No differences: every model a source knows agrees with it.")
     elif written:
         say(
             f"Wrote {len(report.changes)} value{'s' if len(report.changes) != 1 else ''} to "

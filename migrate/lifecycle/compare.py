@@ -63,6 +63,7 @@ class Suggestion:
 class SyncReport:
     models_checked: int = 0
     local_models: list[str] = field(default_factory=list)  # served by api_base: skipped
+    unmatched: list[str] = field(default_factory=list)  # no source knows them (a typo?)
     changes: list[Change] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
@@ -155,12 +156,15 @@ def _compare_model(
         return registry.line_of("models", model_id, key)
 
     exact: list[tuple[Source, list[LifecycleRecord]]] = []
+    near = False
     for index in indexes:
         records = index.exact(model_id)
         if records:
             exact.append((index.source, records))
         else:
-            _suggest_near(model_id, model, index, line, report)
+            near = _suggest_near(model_id, model, index, line, report) or near
+    if not exact and not near:
+        report.unmatched.append(model_id)
 
     # retires
     found: list[_Found] = []
@@ -222,9 +226,11 @@ def _compare_model(
 
 def _suggest_near(
     model_id: str, model: Model, index: SourceIndex, line: int | None, report: SyncReport
-) -> None:
+) -> bool:
+    """Suggest the dated records of other snapshots or regions; whether there were any."""
     groups: dict[tuple[str, dt.date], list[str]] = {}
-    for record, kind in index.near(model_id):
+    near = index.near(model_id)
+    for record, kind in near:
         if record.retires is None or record.retires == model.retires:
             continue
         groups.setdefault((kind, record.retires), []).append(record.key)
@@ -245,6 +251,7 @@ def _suggest_near(
                 line,
             )
         )
+    return bool(near)
 
 
 def _feed_fields(
