@@ -172,6 +172,23 @@ def test_the_bundled_map_is_read_without_importing_litellm() -> None:
     assert out == [str(len(bundled_map()) - 1), "False"]  # everything but sample_spec
 
 
+def test_sync_and_scan_never_import_litellm(tmp_path: Path) -> None:
+    """Both read the model map as JSON: no command without a model call pays for litellm."""
+    write(tmp_path / "models.yaml", "version: 1\nmodels:\n  openai/gpt-4o-2024-08-06: {}\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from migrate.cli import app\n"
+        "runner = CliRunner()\n"
+        "codes = [runner.invoke(app, args).exit_code for args in (['sync'], ['scan'])]\n"
+        "print(codes, 'litellm' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout  # fmt: skip
+    assert out.strip() == "[0, 0] False"
+
+
 def test_feed_records_accept_both_replacement_spellings_and_skip_headlines() -> None:
     records, skipped = feed_records(
         [
