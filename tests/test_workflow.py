@@ -117,6 +117,14 @@ def test_checkouts_do_not_persist_credentials(workflow: Path) -> None:
     assert all(s["with"]["persist-credentials"] is False for s in checkouts)
 
 
+def test_scripts_run_with_pipefail(workflow: Path) -> None:
+    """`shell: bash` is bash -eo pipefail; the unspecified default would hide a failing
+    `migrate check` behind `| tee`."""
+    data = load(workflow)
+    assert data["defaults"] == {"run": {"shell": "bash"}}
+    assert all("shell" not in s for _, s in steps(data))
+
+
 def test_no_expression_is_expanded_inside_a_script(workflow: Path) -> None:
     """Every value from outside reaches a script through `env`: no template injection."""
     for _, step in steps(load(workflow)):
@@ -168,7 +176,7 @@ def test_the_plan_step_outputs_what_the_other_jobs_read(tmp_path: Path) -> None:
         pytest.skip("jq is not installed here (GitHub's runners have it)")
     output = tmp_path / "github_output"
     env = {**os.environ, "GITHUB_OUTPUT": str(output), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, check=True,
+    subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=tmp_path, env=env, check=True,
                    capture_output=True, text=True)  # fmt: skip
     values = dict(line.split("=", 1) for line in output.read_text().splitlines())
     assert set(values) == {"today", "quarter", "due"}
