@@ -535,3 +535,29 @@ def test_append_to_runbook_adds_the_section_when_missing() -> None:
     assert append_to_runbook("# t\n\n- [ ] a\n", "- line signed off by b", "t") == (
         f"# t\n\n- [ ] a\n\n## Sign-off\n\n{SIGNOFF_MARKER}\n- line signed off by b\n"
     )
+
+
+def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    """signoff commits only signoff.json and the runbook; a clone must still see it."""
+    root = init_repo(tmp_path / "ws")
+    write(root / "models.yaml", REGISTRY)
+    write(root / "prompts" / "summary.md.j2", "[user]\nSummarize: {{ text }}\n")
+    write(
+        root / "evals" / "summary.jsonl", '{"id": "one", "vars": {"text": "x"}, "expected": "x"}\n'
+    )
+    write(root / RUNBOOK, RUNBOOK_TEXT)
+    commit_as(root, "alice@example.com", "2027-01-12", "Add the summarizer")
+    store_run(root, {"vendor/new": "PASS"})  # the run itself is never committed
+    assert signoff(cli, root, "-d", "approve", "--by", "alice@example.com").exit_code == 0
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(root), str(clone))
+    assert not list(clone.glob("runbooks/*/*/runs/*/summary.json"))
+    result = invoke(cli, "check", "--registry", str(clone / "models.yaml"), "--today", TODAY)
+    assert result.exit_code == 0, result.stderr
+    status = invoke(
+        cli, "status", "--json", "--registry", str(clone / "models.yaml"), "--today", TODAY
+    )
+    (row,) = json.loads(status.stdout)
+    assert row["signoff"]["decision"] == "approve" and row["last_run"] == RUN_ID

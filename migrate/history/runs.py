@@ -46,14 +46,46 @@ def run_directory(root: Path, quarter: str, dependency: str, run_id: str) -> Pat
 
 
 def read_runs(root: Path) -> list[RunRecord]:
-    """Every stored run under `root/runbooks`, oldest first; unreadable ones are skipped."""
+    """Every stored run under `root/runbooks`, oldest first; unreadable ones are skipped.
+
+    `migrate signoff` commits only signoff.json and the runbook, so a fresh checkout may
+    hold a sign-off without its run's summary: the sign-off alone then stands for the run.
+    """
     records = []
-    for summary_path in sorted((root / RUNBOOKS_DIR).glob(f"*/*/runs/*/{SUMMARY_FILE}")):
+    runs = root / RUNBOOKS_DIR
+    summarised = set()
+    for summary_path in sorted(runs.glob(f"*/*/runs/*/{SUMMARY_FILE}")):
+        summarised.add(summary_path.parent)
         record = _read_run(summary_path)
         if record is not None:
             records.append(record)
+    for signoff_path in sorted(runs.glob(f"*/*/runs/*/{SIGNOFF_FILE}")):
+        if signoff_path.parent not in summarised:
+            record = _run_from_signoff(signoff_path)
+            if record is not None:
+                records.append(record)
     records.sort(key=lambda r: (r.finished, r.run_id))
     return records
+
+
+def _run_from_signoff(path: Path) -> RunRecord | None:
+    data = _read_json(path)
+    signoff = read_signoff(path)
+    if data is None or signoff is None:
+        return None
+    try:
+        return RunRecord(
+            run_id=signoff.run_id,
+            dependency=str(data["dependency"]),
+            finished=signoff.at,
+            baseline=str(data["baseline"]),
+            candidates=tuple(str(c) for c in data.get("candidates", [])),
+            verdict=str(data.get("verdict")),
+            directory=path.parent,
+            signoff=signoff,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def runs_by_dependency(records: Iterable[RunRecord]) -> dict[str, list[RunRecord]]:
