@@ -318,6 +318,10 @@ class ModelSeam:
         choice = choices[0]
         message = getattr(choice, "message", None)
         text = getattr(message, "content", None)
+        if isinstance(text, str):
+            # A lone surrogate ("\ud83d" cut from an emoji) is valid JSON but not UTF-8:
+            # replace it so that the journal line can always be written.
+            text = text.encode("utf-8", "replace").decode("utf-8")
         finish = getattr(choice, "finish_reason", None)
         if finish == "content_filter":
             return CallRecord(
