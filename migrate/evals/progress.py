@@ -21,7 +21,7 @@ class NoProgress:
 class LineProgress:
     """One line per model every `interval` seconds and at the end of each phase."""
 
-    def __init__(self, stream: TextIO = sys.stderr, interval: float = 5.0) -> None:
+    def __init__(self, stream: TextIO = sys.stderr, interval: float = 15.0) -> None:
         self.stream = stream
         self.interval = interval
         self.totals: dict[str, int] = {}

@@ -24,7 +24,7 @@ from typing import Any
 
 from migrate import __version__
 from migrate.errors import InputError, MigrateError, Problem, UsageError
-from migrate.evals.checks import judge_key
+from migrate.evals.checks import judge_key, render_value
 from migrate.evals.journal import (
     JOURNAL_FILE,
     Entry,
@@ -211,6 +211,8 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> Prepared
                     )
                 ]
             )
+        for spec in checks:  # a typo in a check value must fail now, not after the calls
+            render_value(spec.value, case)
         checks_for[case.id] = checks
         messages[case.id] = prompt.render(
             {**case.vars, "expected": case.expected} if "expected" not in case.vars else case.vars,
