@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import os
 import random
@@ -157,12 +158,7 @@ def classify(exc: BaseException) -> tuple[str, float | None]:
         return "RateLimited", retry_after(exc)
     if name in {"APIConnectionError"} or "Connection error" in message:
         return "ConnectionError", None
-    if "Expecting" in message and (
-        "JSON" in message
-        or "delimiter" in message
-        or "property name" in message
-        or "value" in message
-    ):
+    if _malformed(exc, message):
         return "MalformedResponse", None
     if name in {"InternalServerError", "ServiceUnavailableError", "BadGatewayError"} or (
         isinstance(status, int) and status >= 500
@@ -181,6 +177,23 @@ def classify(exc: BaseException) -> tuple[str, float | None]:
     if name in {"BadRequestError", "UnsupportedParamsError"} or status == 400:
         return "BadRequest", None
     return name, None
+
+
+# What litellm says when a 200 response is not a completion (it reports status 500).
+_MALFORMED = ("Empty or invalid response", "Invalid response object", "provider returned 'choices'")
+
+
+def _malformed(exc: BaseException, message: str) -> bool:
+    """A body that is not JSON, or not a completion: litellm wraps the decoder's error (whose
+    wording varies: "Expecting value", "Unterminated string", "Extra data", ...)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the cause chain, bounded
+        if seen is None:
+            break
+        if isinstance(seen, json.JSONDecodeError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return any(marker in message for marker in _MALFORMED)
 
 
 def retry_after(exc: BaseException) -> float | None:
