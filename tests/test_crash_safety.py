@@ -8,6 +8,7 @@ over real HTTP.
 
 from __future__ import annotations
 
+import ast
 import json
 import random
 import time
@@ -358,3 +359,46 @@ def test_a_killed_run_releases_its_lock(forks: ForkServer, tmp_path: Path) -> No
         keys = journal_keys(run_dirs(root)[0])
         assert len(keys) == len(set(keys)) == 40
         assert sorted({case for _, case, _ in keys}) == case_ids(20)
+
+
+# Every place in the package that opens a file for writing, and why it need not be atomic.
+# Anything else must go through migrate.files.write_atomic (temporary file, fsync, rename).
+WRITERS_ALLOWED = {
+    ("migrate/files.py", "write_atomic"): "the atomic writer itself",
+    ("migrate/evals/journal.py", "__init__"): "the journal: one O_APPEND write(2) per call",
+    ("migrate/evals/journal.py", "_repair_torn_tail"): "ends a torn last journal line",
+    ("migrate/evals/session.py", "dependency_lock"): "the lock file: the flock is the state",
+    ("migrate/lifecycle/write.py", "_scratch_copy"): "a temporary copy, validated then deleted",
+}
+
+
+def _writes(call: ast.Call) -> bool:
+    """Whether a call opens or creates a file for writing."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name in {"write_text", "write_bytes", "mkstemp", "NamedTemporaryFile", "copyfile", "copy2"}:
+        return True
+    if name not in {"open", "fdopen"}:
+        return False
+    arguments = [*call.args, *(k.value for k in call.keywords)]
+    modes = [a.value for a in arguments if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    flags = " ".join(ast.unparse(a) for a in arguments)
+    return (
+        any(set(mode) & set("wax+") for mode in modes) or "O_WRONLY" in flags or "O_RDWR" in flags
+    )
+
+
+def test_every_file_write_in_the_package_is_atomic_or_an_allowed_exception() -> None:
+    package = Path(__file__).resolve().parent.parent / "migrate"
+    found = {}
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package.parent).as_posix()
+        for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call) and _writes(node):
+                    found[(relative, function.name)] = ast.unparse(node)
+    unexpected = {where: call for where, call in found.items() if where not in WRITERS_ALLOWED}
+    assert not unexpected, f"write these with migrate.files.write_atomic: {unexpected}"
+    assert set(found) == set(WRITERS_ALLOWED)  # the list names no writer that is gone
