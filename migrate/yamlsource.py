@@ -9,6 +9,7 @@ of every key path so that later validation errors can point at the file and line
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
@@ -61,7 +62,7 @@ def format_key_path(path: KeyPath) -> str:
         elif re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
             out += ("." if out else "") + str(part)
         else:  # model ids hold '/' and '.': quote them so the path stays unambiguous
-            out += f'["{part}"]'
+            out += f"[{json.dumps(str(part), ensure_ascii=False)}]"  # escapes newlines too
     return out
 
 

@@ -149,7 +149,8 @@ def _jsonl_cases(text: str, display: str) -> list[Case]:
             raise InputError([Problem(display, number, "", "each line must be a JSON object")])
         unknown = set(data) - {"id", "vars", "expected", "checks", "description", "metadata"}
         if unknown:
-            raise InputError([Problem(display, number, sorted(unknown)[0], "unknown key")])
+            key = format_key_path((sorted(unknown)[0],))
+            raise InputError([Problem(display, number, key, "unknown key")])
         case_id = data.get("id")
         if (
             not isinstance(case_id, str | int)
