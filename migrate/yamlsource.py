@@ -143,6 +143,11 @@ def load_yaml_file(path: Path, display: str | None = None) -> Located:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# A collection is read as a plain mapping or list, so any other tag on one would be ignored.
+_COLLECTION_TAGS: dict[type, str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
@@ -166,6 +171,9 @@ class _Walker:
         if len(path) > MAX_DEPTH:
             raise self.fail(node, path, f"nested deeper than {MAX_DEPTH} levels; refused")
         self.located.lines.setdefault(path, node.start_mark.line + 1)
+        if _COLLECTION_TAGS.get(type(node), node.tag) != node.tag:  # `!!set {...}`, `!foo [...]`
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.fail(node, path, f"cannot read value: unsupported tag '{tag}'")
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
