@@ -35,9 +35,16 @@ def _parse_today(value: str | None) -> dt.date:
     if value is None:
         return dt.datetime.now().astimezone().date()
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
+    from migrate.registry.schema import EARLIEST_DATE, LATEST_DATE
+
+    if not EARLIEST_DATE <= day <= LATEST_DATE:  # the schedule's arithmetic would overflow
+        raise typer.BadParameter(
+            f"'{value}' is not between {EARLIEST_DATE.year} and {LATEST_DATE.year}"
+        )
+    return day
 
 
 RegistryOption = Annotated[

@@ -8,6 +8,7 @@ file; never a traceback, never an internal error.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import html.parser
 import json
 import os
@@ -567,3 +568,62 @@ def test_ids_and_owners_with_line_breaks_are_refused(tmp_path: Path, cli: CliRun
     assert_clean(result, {2})
     assert re.search(r"models\.yaml:\d+", result.stderr)
     assert not (root / "calendar.ics").exists()
+
+
+# --- dates at the edges -----------------------------------------------------------------------
+
+
+def test_lifecycle_dates_outside_the_supported_years_are_refused(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    (tmp_path / "models.yaml").write_text(
+        "version: 1\nmodels:\n  a/old: {retires: 9999-12-31, deprecated: 0001-01-01}\n"
+        "dependencies:\n  d: {model: a/old, owners: [x@example.com]}\n",
+        encoding="utf-8",
+    )
+    result = invoke(cli, "calendar", "--today", TODAY, cwd=tmp_path)
+    assert_clean(result, {2})
+    assert "models.yaml:3: models[\"a/old\"].deprecated: '0001-01-01' is not between" in (
+        result.stderr
+    )
+    result = invoke(cli, "check", "--today", "9999-12-20", cwd=tmp_path)
+    assert result.exit_code == 2 and "'9999-12-20' is not between 1970 and 2199" in result.output
+
+
+@given(
+    retires=st.dates(min_value=dt.date(1970, 1, 1), max_value=dt.date(2199, 12, 31)),
+    deprecated_before=st.integers(min_value=0, max_value=3000),
+    today=st.dates(min_value=dt.date(1970, 1, 1), max_value=dt.date(2199, 12, 31)),
+    margin=st.integers(min_value=0, max_value=365),
+    reminders=st.lists(st.integers(min_value=0, max_value=3650), max_size=4),
+    window=st.tuples(
+        st.integers(min_value=1, max_value=60), st.integers(min_value=1, max_value=30)
+    ),
+)
+@fuzz(40)
+def test_fuzz_dates_through_the_planning_commands(
+    scratch: Path,
+    retires: dt.date,
+    deprecated_before: int,
+    today: dt.date,
+    margin: int,
+    reminders: list[int],
+    window: tuple[int, int],
+) -> None:
+    """Any supported date, margin, reminder and window: every planning command answers."""
+    TRIED["CLI: dates through check, status, calendar, plan"] += 1
+    deprecated = max(dt.date(1970, 1, 1), retires - dt.timedelta(days=deprecated_before))
+    root = scratch / "dates"
+    root.mkdir(exist_ok=True)
+    (root / "models.yaml").write_text(
+        "version: 1\n"
+        f"settings: {{safety_margin_days: {margin}, reminders_days: {reminders}, "
+        f"window: {{start_day: {window[0]}, length_days: {window[1]}}}}}\n"
+        f"models:\n  a/old: {{retires: {retires}, deprecated: {deprecated}, replacement: a/new}}\n"
+        "  a/new: {}\n"
+        "dependencies:\n  d: {model: a/old, candidates: [a/new], owners: [x@example.com]}\n",
+        encoding="utf-8",
+    )
+    for command in ("check", "status", "calendar", "plan"):
+        result = invoke(CliRunner(), command, "--today", today.isoformat(), cwd=root)
+        assert_clean(result, {0, 1})

@@ -32,13 +32,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+# A lifecycle date outside these years is a typo (0207-01-14), and the date arithmetic of
+# reminders, windows and margins would overflow near year 1 or 9999.
+EARLIEST_DATE, LATEST_DATE = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+
+
 def _iso_date(value: Any) -> Any:
     """Accept a quoted ISO date (`"2027-01-14"`) as well as YAML's unquoted date."""
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
-            return dt.date.fromisoformat(value)
+            value = dt.date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"'{value}' is not a real date") from None
+    if type(value) is dt.date and not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(
+            f"'{value}' is not between {EARLIEST_DATE.year} and {LATEST_DATE.year} (a typo?)"
+        )
     return value
 
 
