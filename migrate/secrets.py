@@ -36,6 +36,11 @@ def secret_values() -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+def looks_like_key(text: str) -> bool:
+    """Whether `text` holds something shaped like a provider key (where none may be)."""
+    return _KEY_SHAPES.search(text) is not None
+
+
 def redact(text: str) -> str:
     for value in secret_values():
         text = text.replace(value, "[redacted]")

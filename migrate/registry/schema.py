@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from migrate.secrets import looks_like_key
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CHECK_TYPES = (
@@ -162,7 +164,9 @@ class Model(Strict):
     @field_validator("api_key_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not ENV_NAME.fullmatch(value):
+        # A Groq, Hugging Face or Google key can pass for a variable name; it would then be
+        # printed as the name of the variable that is not set.
+        if value is not None and (not ENV_NAME.fullmatch(value) or looks_like_key(value)):
             raise ValueError("expected the name of an environment variable, never the key")
         return value
 
