@@ -142,7 +142,7 @@ def check_repository(repo: Any, paths: list[Path]) -> None:
     if not paths:  # `git status -- ` with no path would report the whole repository
         return
     work_tree = Path(repo.working_tree_dir).resolve()
-    relative = [p.resolve().relative_to(work_tree).as_posix() for p in paths]
+    relative = [_repository_path(p, work_tree) for p in paths]
     status = repo.git.status("--porcelain=v1", "--untracked-files=no", "--", *relative)
     conflicted = [
         line[3:]
@@ -157,6 +157,22 @@ def check_repository(repo: Any, paths: list[Path]) -> None:
             f"uncommitted edits in {', '.join(changed)}: commit or stash them first, so that "
             "the sign-off commit holds the sign-off alone"
         )
+
+
+def _repository_path(path: Path, work_tree: Path) -> str:
+    """`path` relative to the work tree; a link, or a path that leads out of the repository,
+    is refused: the sign-off would be written and committed somewhere else."""
+    shown = path.parent.resolve() / path.name
+    if shown.is_relative_to(work_tree):
+        shown = shown.relative_to(work_tree)
+    if path.is_symlink():
+        raise GitSafetyError(
+            f"{shown} is a symbolic link: a sign-off writes and commits regular files only"
+        )
+    resolved = path.resolve()
+    if not resolved.is_relative_to(work_tree):
+        raise GitSafetyError(f"{shown} leads outside the repository at {work_tree}")
+    return resolved.relative_to(work_tree).as_posix()
 
 
 def signer_name(repo: Any, email: str) -> str:
@@ -192,7 +208,7 @@ def record_signoff(
     signoff_path = run_dir / SIGNOFF_FILE
 
     repo = _repo(root)
-    check_repository(repo, [p for p in (runbook, signoff_path) if p.exists()])
+    check_repository(repo, [runbook, signoff_path])
 
     previous = None
     if signoff_path.exists():
