@@ -90,8 +90,12 @@ def test_jsonl_line_separators_inside_strings_stay_in_their_line(tmp_path: Path)
         ('["a"]\n', "s.jsonl:1: each line must be a JSON object"),
         ('{"id": "a", "checks": {"type": "is_json"}}\n', "s.jsonl:1: checks: expected a list"),
         (
-            '{"id": "a", "checks": [{"type": "is_json"}, {"type": "contains_all"}]}\n',
+            '{"id": "a", "checks": [{"type": "is_json"}, {"type": "contains_every"}]}\n',
             "s.jsonl:1: checks[1].type: Input should be 'equals'",
+        ),
+        (
+            '{"id": "a", "checks": [{"type": "is_json"}, {"type": "contains_all"}]}\n',
+            "s.jsonl:1: checks[1]: check 'contains_all' needs a list of strings as its 'value'",
         ),
         (
             '{"id": "a", "checks": [{"type": "contains", "valeu": "x"}]}\n',

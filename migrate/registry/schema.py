@@ -13,18 +13,25 @@ from migrate.secrets import looks_like_key
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-CHECK_TYPES = (
+# Every check `migrate run` applies; promptfoo suites reach the same ones by their names.
+CheckType = Literal[
     "equals",
     "contains",
     "icontains",
     "not_contains",
+    "starts_with",
+    "contains_any",
+    "icontains_any",
+    "contains_all",
+    "icontains_all",
     "regex",
     "is_json",
+    "contains_json",
     "json_schema",
     "max_chars",
     "not_refusal",
     "llm_judge",
-)
+]
 
 
 class Strict(BaseModel):
@@ -187,19 +194,8 @@ class Model(Strict):
 
 
 class Check(Strict):
-    type: Literal[
-        "equals",
-        "contains",
-        "icontains",
-        "not_contains",
-        "regex",
-        "is_json",
-        "json_schema",
-        "max_chars",
-        "not_refusal",
-        "llm_judge",
-    ]
-    value: str | int | float | None = None
+    type: CheckType
+    value: str | int | float | list[str] | None = None
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     rubric: str | None = None
 
@@ -207,9 +203,20 @@ class Check(Strict):
 
     @model_validator(mode="after")
     def _arguments(self) -> Check:
-        needs_value = {"equals", "contains", "icontains", "not_contains", "regex", "max_chars"}
-        if self.type in needs_value and self.value is None:
+        needs_value = {
+            "equals",
+            "contains",
+            "icontains",
+            "not_contains",
+            "starts_with",
+            "regex",
+            "max_chars",
+        }
+        needs_list = {"contains_any", "icontains_any", "contains_all", "icontains_all"}
+        if self.type in needs_value and (self.value is None or isinstance(self.value, list)):
             raise ValueError(f"check '{self.type}' needs a 'value'")
+        if self.type in needs_list and not (isinstance(self.value, list) and self.value):
+            raise ValueError(f"check '{self.type}' needs a list of strings as its 'value'")
         if self.type == "max_chars" and not isinstance(self.value, int):
             raise ValueError("check 'max_chars' needs an integer 'value'")
         if self.type == "json_schema" and self.json_schema is None:
