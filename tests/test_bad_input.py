@@ -627,3 +627,41 @@ def test_fuzz_dates_through_the_planning_commands(
     for command in ("check", "status", "calendar", "plan"):
         result = invoke(CliRunner(), command, "--today", today.isoformat(), cwd=root)
         assert_clean(result, {0, 1})
+
+
+# --- a run directory edited by hand -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, monkeypatch_env: None) -> Path:
+    with ScriptedServer({"good": correct(), "cand": correct()}) as server:
+        root = write_workspace(tmp_path_factory.mktemp("finished"), server.api_base, cases=4)
+        result = invoke(CliRunner(), "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
+        assert result.exit_code in (0, 3), result.output
+    return run_dirs(root)[0]
+
+
+@pytest.fixture(scope="module")
+def stored_inputs(finished_run: Path) -> tuple[Any, list[Any]]:
+    """The run's run.json and cases.jsonl as written."""
+    manifest = json.loads((finished_run / "run.json").read_text(encoding="utf-8"))
+    lines = (finished_run / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+    return manifest, [json.loads(line) for line in lines]
+
+
+@given(data=st.data())
+@fuzz(150)
+def test_fuzz_migrate_report_on_an_edited_run_directory(
+    finished_run: Path, stored_inputs: tuple[Any, list[Any]], data: st.DataObject
+) -> None:
+    """run.json and cases.jsonl edited by hand: `migrate report` re-renders or refuses."""
+    TRIED["CLI: migrate report on an edited run"] += 1
+    manifest, cases = stored_inputs
+    manifest = data.draw(mutated_data(manifest) | st.just(manifest))
+    cases = data.draw(mutated_data(cases) | st.just(cases))
+    (finished_run / "run.json").write_text(json.dumps(manifest, default=str), encoding="utf-8")
+    (finished_run / "cases.jsonl").write_text(
+        "".join(json.dumps(case, default=str) + "\n" for case in cases), encoding="utf-8"
+    )
+    result = invoke(CliRunner(), "report", str(finished_run), cwd=finished_run)
+    assert_clean(result, {0, 1, 2, 3, 4})

@@ -185,8 +185,9 @@ def test_a_key_written_into_the_registry_is_refused_without_echoing_it(
 
 
 def crafted_run(tmp_path: Path, cli: CliRunner) -> Path:
-    """A finished run whose run.json holds a key among its params and a value of the wrong
-    type, so that `migrate report` fails deep inside with the key in a local variable."""
+    """A finished run whose run.json holds a key among its params and whose journal holds a
+    latency of the wrong type, so that `migrate report` fails deep inside, while scoring,
+    with the key in a local variable."""
     with ScriptedServer({"good": correct(), "cand": correct()}) as server:
         root = write_workspace(tmp_path / "ws", server.api_base, cases=3)
         result = invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
@@ -194,8 +195,12 @@ def crafted_run(tmp_path: Path, cli: CliRunner) -> Path:
     run_dir = run_dirs(root)[0]
     manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     manifest["params"]["note"] = SENTINELS["TEST_LLM_KEY"]
-    manifest["max_error_rate"] = [0.1]  # float() of a list: a TypeError with no value in it
     (run_dir / "run.json").write_text(json.dumps(manifest), encoding="utf-8")
+    journal = run_dir / "journal.jsonl"
+    first, *rest = journal.read_text(encoding="utf-8").splitlines()
+    entry = json.loads(first)
+    entry["record"]["latency"] = {"seconds": 1}  # sorting latencies: a TypeError, no value
+    journal.write_text("\n".join([json.dumps(entry), *rest]) + "\n", encoding="utf-8")
     return run_dir
 
 

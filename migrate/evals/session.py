@@ -24,7 +24,7 @@ from typing import Any
 
 from migrate import __version__
 from migrate.errors import InputError, MigrateError, Problem, UsageError
-from migrate.evals.checks import judge_key, render_value
+from migrate.evals.checks import CHECK_KINDS, judge_key, render_value
 from migrate.evals.journal import (
     JOURNAL_FILE,
     Entry,
@@ -332,9 +332,65 @@ def read_inputs(run_dir: Path) -> Prepared:
             cases.append(case)
             messages[case.id] = data["messages"]
             checks_for[case.id] = [*base_checks, *case.checks]
+        _check_stored(
+            manifest, cases, messages, [*base_checks, *(c for k in cases for c in k.checks)]
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{run_dir}: not a readable run directory ({exc})") from None
     return Prepared(manifest, cases, messages, checks_for)
+
+
+# What the rest of a run reads from run.json: the type each value must have, in words.
+_MANIFEST_FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "dependency": (str, "a string"),
+    "quarter": (str, "a string"),
+    "run_id": (str, "a string"),
+    "started_at": (str, "a string"),
+    "baseline": (dict, "an object"),
+    "candidates": (list, "a list"),
+    "params": (dict, "an object"),
+    "samples": (int, "an integer"),
+    "max_error_rate": ((int, float), "a number"),
+    "gates": (dict, "an object"),
+    "suite": (dict, "an object"),
+}
+
+
+def _check_stored(
+    manifest: Any,
+    cases: list[Case],
+    messages: dict[str, Any],
+    checks: list[CheckSpec],
+) -> None:
+    """Raise ValueError naming the first stored value that scoring or reporting could not
+    use (a run directory edited by hand), instead of failing half way through a report."""
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{MANIFEST_FILE} does not hold an object")
+    for key, (kind, name) in _MANIFEST_FIELDS.items():
+        value = manifest.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{MANIFEST_FILE}: '{key}' is missing or not {name}")
+    judge = manifest.get("judge")
+    for target in [manifest["baseline"], *manifest["candidates"], *([judge] if judge else [])]:
+        if not isinstance(target, dict) or not isinstance(target.get("model"), str):
+            raise ValueError(f"{MANIFEST_FILE}: a model entry without a 'model' name")
+    if manifest["samples"] < 1:
+        raise ValueError(f"{MANIFEST_FILE}: 'samples' is below 1")
+    Gates.model_validate(manifest["gates"])
+    for case in cases:
+        rendered = messages[case.id]
+        if not isinstance(case.id, str) or not isinstance(case.vars, dict):
+            raise ValueError(f"{CASES_FILE}: case {case.id!r} has no string id or no vars")
+        if not isinstance(rendered, list) or not all(
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
+            for m in rendered
+        ):
+            raise ValueError(f"{CASES_FILE}: case {case.id!r} has unreadable messages")
+    for spec in checks:
+        if spec.type not in CHECK_KINDS or not isinstance(spec.schema, dict | None):
+            raise ValueError(f"unknown check {spec.type!r}")
 
 
 @contextmanager
@@ -741,15 +797,15 @@ def rerender(run_dir: Path, workspace_root: Path) -> RunOutcome:
         raise UsageError(f"{run_dir}: no {MANIFEST_FILE} here; not a run directory")
     prepared = read_inputs(run_dir)
     results = evaluate_run(run_dir, prepared, workspace_root)
-    previous = _read_summary(run_dir)
-    finished = (
-        dt.datetime.fromisoformat(previous["finished_at"])
-        if previous and "finished_at" in previous
-        else dt.datetime.now(dt.UTC)
-    )
+    previous = _read_summary(run_dir) or {}
+    try:
+        finished = dt.datetime.fromisoformat(previous["finished_at"])
+    except (KeyError, TypeError, ValueError):  # no summary yet, or one edited by hand
+        finished = dt.datetime.now(dt.UTC)
     summary = build_summary(run_dir, prepared, results, finished, None)
-    if previous and "calls" in previous:
-        summary["calls"]["made_this_time"] = previous["calls"].get("made_this_time", 0)
+    calls = previous.get("calls")
+    if isinstance(calls, dict) and isinstance(calls.get("made_this_time"), int):
+        summary["calls"]["made_this_time"] = calls["made_this_time"]
     write_outputs(run_dir, prepared, results, summary, workspace_root)
     return RunOutcome(run_dir, results, summary, reused=True, resumed=False, counts=CallCounts())
 
