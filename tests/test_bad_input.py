@@ -303,6 +303,7 @@ def run_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
+@pytest.mark.slow
 @given(text=json_lines | mutated_text(EXAMPLE_JSONL.replace('"vars": {', '"vars": {"case": 1, ')))
 @fuzz(40)
 def test_fuzz_migrate_run_with_a_bad_suite(
@@ -371,6 +372,7 @@ def test_hostile_registry_is_refused_with_a_message(
     assert result.stderr.count("\n") <= 3  # one message, not a dump
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
@@ -453,6 +455,7 @@ class _Tags(html.parser.HTMLParser):
         self.attributes += [name for name, _ in attrs]
 
 
+@pytest.mark.slow
 def test_model_output_is_escaped_in_html_and_cannot_restructure_the_markdown(
     tmp_path: Path, cli: CliRunner, monkeypatch_env: None
 ) -> None:
@@ -649,6 +652,7 @@ def stored_inputs(finished_run: Path) -> tuple[Any, list[Any]]:
     return manifest, [json.loads(line) for line in lines]
 
 
+@pytest.mark.slow
 @given(data=st.data())
 @fuzz(150)
 def test_fuzz_migrate_report_on_an_edited_run_directory(

@@ -14,6 +14,7 @@ import email.utils
 import math
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from tests.support.scenarios import (
     write_workspace,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 TODAY = "2026-11-26"
 CASES = case_ids(20)
@@ -42,6 +43,17 @@ CONCURRENCY = 4
 TIMEOUT = 0.5
 RETRIES = 2
 STARTUP = 15.0  # seconds for everything but the faulty calls (litellm's first import, reports)
+
+
+# Faults served, by kind, printed for docs/reliability.md (run with -s).
+INJECTED: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fault_report() -> Iterator[None]:
+    yield
+    if INJECTED:
+        print(f"\nfaults injected: {sum(INJECTED.values())} {dict(INJECTED)}")
 
 
 @pytest.fixture(autouse=True)
@@ -120,13 +132,16 @@ class Arrivals:
         return [self.at[(key, 2)] - self.at[(key, 1)] for key in requests if (key, 2) in self.at]
 
 
-def failing(fault: Fault, arrivals: Arrivals, transient: list[str]) -> Callable[[Request], Reply]:
+def failing(
+    fault: Fault, arrivals: Arrivals, transient: list[str], kind: str
+) -> Callable[[Request], Reply]:
     answer = correct()
 
     def behave(request: Request) -> Reply:
         arrivals.record(request)
         case = case_of(request)
         if case in PERSISTENT or (case in transient and request.attempt == 1):
+            INJECTED[kind] += 1
             return fault.reply()
         return answer(request)
 
@@ -148,7 +163,7 @@ def test_fault_loses_nothing_and_is_reported_as_an_error(
     fault = FAULTS[kind]
     transient = TRANSIENT if fault.retried else []
     arrivals = Arrivals()
-    server.behaviours.update(good=correct(), cand=failing(fault, arrivals, transient))
+    server.behaviours.update(good=correct(), cand=failing(fault, arrivals, transient, kind))
     root = write_workspace(
         tmp_path / "ws",
         server.api_base,
@@ -222,6 +237,7 @@ def test_a_429_storm_shrinks_concurrency_and_never_exceeds_the_limit(
         limited = index < storm
         arrivals.append((index, in_flight, limited))
         if limited:
+            INJECTED["429-storm"] += 1
             return Reply(status=429, headers={"Retry-After": "0.05"}, delay=0.1)
         return answer(request)
 
@@ -258,7 +274,9 @@ def test_retry_after_is_capped_and_the_call_still_retries(
     monkeypatch.setattr(migrate.llm, "MAX_RETRY_AFTER", 0.2)
     arrivals = Arrivals()
     fault = Fault(lambda: Reply(status=429, headers={"Retry-After": "3600"}), "RateLimited")
-    server.behaviours.update(good=correct(), cand=failing(fault, arrivals, TRANSIENT))
+    server.behaviours.update(
+        good=correct(), cand=failing(fault, arrivals, TRANSIENT, "429-retry-after-one-hour")
+    )
     root = write_workspace(
         tmp_path / "ws",
         server.api_base,

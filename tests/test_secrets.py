@@ -25,6 +25,7 @@ from tests.support.openai_server import Reply, Request, ScriptedServer
 from tests.support.scenarios import candidate, correct, run_dirs, write_workspace
 
 pytestmark = pytest.mark.timeout(180)
+slow = pytest.mark.slow  # a scripted server, or a real `python -m migrate` process
 
 TODAY = "2026-11-26"
 MARK = "SENTINEL"
@@ -100,6 +101,7 @@ def echoing_auth_error(request: Request) -> Reply:
     )
 
 
+@slow
 def test_no_command_writes_or_prints_a_key(
     cli: CliRunner, tmp_path: Path, server: ScriptedServer
 ) -> None:
@@ -216,6 +218,7 @@ def migrate_subprocess(run_dir: Path, **env: str) -> subprocess.CompletedProcess
     )
 
 
+@slow
 def test_an_internal_error_shows_no_traceback_and_no_key(cli: CliRunner, tmp_path: Path) -> None:
     run_dir = crafted_run(tmp_path, cli)
     result = migrate_subprocess(run_dir)
@@ -226,6 +229,7 @@ def test_an_internal_error_shows_no_traceback_and_no_key(cli: CliRunner, tmp_pat
     assert not leaks(result.stderr + result.stdout)
 
 
+@slow
 def test_the_debug_traceback_shows_no_local_variable(cli: CliRunner, tmp_path: Path) -> None:
     run_dir = crafted_run(tmp_path, cli)
     for style in ({}, {"_TYPER_STANDARD_TRACEBACK": "1"}):  # rich's traceback, then Python's
