@@ -49,6 +49,7 @@ SEEDS = [11, 23, 37, 41, 53, 67, 71, 89]
 # Kills per phase, gathered across the module for docs/reliability.md (printed with -s).
 KILLS: Counter[str] = Counter()
 KILL_POINTS: set[tuple[str, str, int]] = set()
+MID_WRITE: Counter[str] = Counter()  # of those kills, the ones that left a temporary file
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,8 @@ def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
     server.close()
     if KILLS:
         print(f"\ncrash safety: {sum(KILLS.values())} kills survived, {dict(KILLS)}, "
-              f"{len(KILL_POINTS)} distinct kill points")  # fmt: skip
+              f"{len(KILL_POINTS)} distinct kill points; in the middle of a write: "
+              f"{dict(MID_WRITE)}")  # fmt: skip
 
 
 def behaviours(delay: float) -> dict[str, Callable[[Request], Reply]]:
@@ -247,7 +249,7 @@ def test_killed_while_rewriting_a_large_report_leaves_every_file_whole(
             assert not path.exists() or path.read_bytes() == data, f"{name} is half-written"
         temporaries = set(run_dir.glob(".*.tmp"))
         if temporaries - seen_temporaries:  # killed between creating a file and renaming it
-            KILLS["(of these, in the middle of a write)"] += 1
+            MID_WRITE["re-rendering a large report"] += 1
         seen_temporaries |= temporaries
     final = forks.spawn(root, "report", run_dir.name)
     assert final.wait() == 1, final.stderr
@@ -353,6 +355,8 @@ def test_a_killed_run_releases_its_lock(forks: ForkServer, tmp_path: Path) -> No
         wait_until(first, lambda: journal_lines(root) >= 4)
         first.kill()
         assert first.wait() == -9
+        KILLS["a run holding its lock"] += 1
+        KILL_POINTS.add(("lock", "calls in flight", journal_lines(root)))
         second = forks.spawn(root, *RUN_ARGS, env=KEY)
         assert second.wait() == 1, second.stderr
         assert "Resumed run" in second.stdout
