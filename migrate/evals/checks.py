@@ -161,29 +161,6 @@ def _schema_ok(instance: Any, schema: dict[str, Any]) -> bool:
     return bool(jsonschema.Draft202012Validator(schema).is_valid(instance))
 
 
-# Every kind apply_check knows: the registry's check types and the promptfoo assertions.
-CHECK_KINDS = frozenset(
-    {
-        "equals",
-        "contains",
-        "icontains",
-        "not_contains",
-        "starts_with",
-        "contains_any",
-        "icontains_any",
-        "contains_all",
-        "icontains_all",
-        "regex",
-        "is_json",
-        "contains_json",
-        "json_schema",
-        "max_chars",
-        "not_refusal",
-        "llm_judge",
-    }
-)
-
-
 def apply_check(spec: CheckSpec, text: str, case: Case, judge: JudgeVerdict | None) -> bool:
     value = render_value(spec.value, case)
     kind = spec.type

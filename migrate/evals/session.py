@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from migrate import __version__
 from migrate.errors import InputError, MigrateError, Problem, UsageError
-from migrate.evals.checks import CHECK_KINDS, judge_key, render_value
+from migrate.evals.checks import judge_key, render_value
 from migrate.evals.journal import (
     JOURNAL_FILE,
     Entry,
@@ -41,7 +41,7 @@ from migrate.files import relative_to, write_atomic
 from migrate.history.runs import RUNBOOKS_DIR, SUMMARY_FILE
 from migrate.llm import CallRecord, ModelSeam, Target
 from migrate.registry.load import Registry
-from migrate.registry.schema import Gates
+from migrate.registry.schema import CheckType, Gates
 from migrate.schedule.quarters import Quarter, migration_window, next_window
 from migrate.secrets import redact, register_secret_env
 
@@ -389,7 +389,7 @@ def _check_stored(
         ):
             raise ValueError(f"{CASES_FILE}: case {case.id!r} has unreadable messages")
     for spec in checks:
-        if spec.type not in CHECK_KINDS or not isinstance(spec.schema, dict | None):
+        if spec.type not in get_args(CheckType) or not isinstance(spec.schema, dict | None):
             raise ValueError(f"unknown check {spec.type!r}")
 
 
