@@ -320,7 +320,7 @@ def test_killed_while_writing_runbooks_or_the_feed_leaves_every_file_whole(
 def test_a_second_run_of_the_same_dependency_is_refused_while_one_runs(
     forks: ForkServer, tmp_path: Path
 ) -> None:
-    with ScriptedServer(behaviours(0.05)) as server:
+    with ScriptedServer(behaviours(0.15)) as server:
         root = write_workspace(
             tmp_path / "ws",
             server.api_base,
