@@ -271,6 +271,12 @@ class ModelSeam:
         }
         if target.api_base:
             kwargs["api_base"] = target.api_base
+        if target.input_cost_per_mtok is not None and target.output_cost_per_mtok is not None:
+            # The registry's prices, for litellm's own per-call cost bookkeeping: priced up
+            # front, it skips searching its map for a model it does not know (a local
+            # server's), about 1 ms of CPU per call. Nothing of it is sent to the server.
+            kwargs.setdefault("input_cost_per_token", target.input_cost_per_mtok / 1e6)
+            kwargs.setdefault("output_cost_per_token", target.output_cost_per_mtok / 1e6)
         if target.api_key_env:
             key = os.environ.get(target.api_key_env)
             if not key:
