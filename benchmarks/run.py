@@ -992,7 +992,7 @@ def main() -> None:
     parser.add_argument("--memory-cases", type=int, default=10_000)
     parser.add_argument("--memory-latency", type=float, default=0.005)
     parser.add_argument("--dependencies", type=int, default=1000)
-    parser.add_argument("--startup-repeat", type=int, default=5)
+    parser.add_argument("--startup-repeat", type=int, default=7)
     parser.add_argument("--no-promptfoo", action="store_true", help="skip promptfoo")
     parser.add_argument(
         "--quick", action="store_true", help="small sizes (100 cases, 1,000-case memory run)"
