@@ -1,6 +1,6 @@
 """Measure migrate against the latency bound, promptfoo and a bare litellm loop.
 
-    .venv/bin/python benchmarks/run.py            # the full suite (about 10 minutes)
+    .venv/bin/python benchmarks/run.py            # the full suite (about 12 minutes)
     .venv/bin/python benchmarks/run.py --quick    # small sizes, to try the harness
 
 Writes benchmarks/results.json (every figure) and benchmarks/results.md (the tables).
@@ -988,7 +988,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=500, help="cases of the comparison suite")
     parser.add_argument("--latency", type=float, default=0.2, help="server latency, seconds")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each comparison tool")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each comparison tool")
     parser.add_argument("--memory-cases", type=int, default=10_000)
     parser.add_argument("--memory-latency", type=float, default=0.005)
     parser.add_argument("--dependencies", type=int, default=1000)
