@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import threading
 from pathlib import Path
+
+_umask: int | None = None
+_umask_lock = threading.Lock()
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -31,9 +35,18 @@ def _mode_for(path: Path) -> int:
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_process_umask()
+
+
+def _process_umask() -> int:
+    """The umask, read once: reading it means setting it, which must not race between the
+    threads that write runbooks."""
+    global _umask
+    with _umask_lock:
+        if _umask is None:
+            _umask = os.umask(0o022)
+            os.umask(_umask)
+        return _umask
 
 
 def relative_to(path: Path, base: Path) -> str:
