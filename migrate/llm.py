@@ -10,6 +10,7 @@ record. No API key is ever stored: keys are read from the environment at call ti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import gc
 import json
@@ -17,7 +18,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ class Target:
     api_key_env: str | None = None
     input_cost_per_mtok: float | None = None
     output_cost_per_mtok: float | None = None
+    max_concurrency: int | None = None  # a server's own limit, e.g. llama.cpp's slots
 
 
 @dataclass
@@ -265,6 +267,7 @@ class ModelSeam:
         self.max_delay = max_delay
         self.rng = rng or random.Random()
         self.calls_made = 0  # HTTP attempts, including retries
+        self._model_slots: dict[str, asyncio.Semaphore] = {}
         self.rate_limited = 0
 
     def backoff(self, attempt: int, hinted: float | None) -> float:
@@ -310,16 +313,20 @@ class ModelSeam:
         attempt = 0
         while True:
             attempt += 1
-            await self.limit.acquire()
-            started = time.perf_counter()
-            try:
-                self.calls_made += 1
-                # A server that accepts and never answers must not hang the run.
-                response = await asyncio.wait_for(litellm.acompletion(**kwargs), self.timeout + 5)
-            except Exception as exc:
+            failure: Exception | None = None
+            async with self._slot(target):
+                started = time.perf_counter()
+                try:
+                    self.calls_made += 1
+                    # A server that accepts and never answers must not hang the run.
+                    response = await asyncio.wait_for(
+                        litellm.acompletion(**kwargs), self.timeout + 5
+                    )
+                except Exception as exc:
+                    failure = exc
                 latency = time.perf_counter() - started
-                await self.limit.release()
-                error, hinted = classify(exc)
+            if failure is not None:
+                error, hinted = classify(failure)
                 if error == "RateLimited":
                     self.rate_limited += 1
                     self.limit.rate_limited()
@@ -327,10 +334,16 @@ class ModelSeam:
                     await self.sleep(self.backoff(attempt, hinted))
                     continue
                 return CallRecord(
-                    None, None, None, None, None, latency, error, redact(str(exc))[:500], attempt
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    latency,
+                    error,
+                    redact(str(failure))[:500],
+                    attempt,
                 )
-            latency = time.perf_counter() - started
-            await self.limit.release()
             record = self._record(target, response, latency, attempt)
             if record.error in RETRYABLE and attempt <= self.max_retries:
                 await self.sleep(self.backoff(attempt, None))
@@ -338,6 +351,26 @@ class ModelSeam:
             if record.error is None:
                 await self.limit.succeeded()
             return record
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, target: Target) -> AsyncIterator[None]:
+        """Hold the model's own slot (when it has a limit) and one of the adaptive limit's,
+        released however the call ends, cancellation included; never held while backing off."""
+        own = None
+        if target.max_concurrency:
+            own = self._model_slots.setdefault(
+                target.model, asyncio.Semaphore(target.max_concurrency)
+            )
+            await own.acquire()
+        try:
+            await self.limit.acquire()
+            try:
+                yield
+            finally:
+                await self.limit.release()
+        finally:
+            if own is not None:
+                own.release()
 
     def _record(self, target: Target, response: Any, latency: float, attempt: int) -> CallRecord:
         choices = getattr(response, "choices", None) or []

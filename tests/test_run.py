@@ -417,3 +417,21 @@ def test_missing_key_is_an_error_per_call_not_a_crash(
         or "MissingKey" in summary["infrastructure_failure"]
     )
     assert server.total_calls() == 0
+
+
+def test_a_models_own_concurrency_limit_is_respected(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    """A local server with two slots gets at most two calls at once, whatever --concurrency."""
+    server.behaviours.update(good=correct(delay=0.05), cand=correct(delay=0.05))
+    root = write_workspace(tmp_path / "ws", server.api_base, cases=24)
+    registry = root / "models.yaml"
+    registry.write_text(
+        registry.read_text().replace(
+            "output_cost_per_mtok: 2}", "output_cost_per_mtok: 2, max_concurrency: 1}"
+        )
+    )
+    result = run(cli, root, "--concurrency", "16")
+    assert result.exit_code in (0, 3), result.output
+    assert server.max_in_flight == 2  # one per model: each model is held to its own limit
+    assert server.calls == {"good": 24, "cand": 24}

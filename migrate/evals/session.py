@@ -10,6 +10,7 @@ messages), `journal.jsonl` (every finished call), then `summary.json` and the re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -96,47 +97,33 @@ def target_of(registry: Registry, model: str) -> Target:
         api_key_env=entry.api_key_env,
         input_cost_per_mtok=entry.input_cost_per_mtok,
         output_cost_per_mtok=entry.output_cost_per_mtok,
+        max_concurrency=entry.max_concurrency,
     )
 
 
 def _target_json(target: Target) -> dict[str, Any]:
-    return {
-        "model": target.model,
-        "api_base": redact(target.api_base or "") or None,
-        "api_key_env": target.api_key_env,
-        "input_cost_per_mtok": target.input_cost_per_mtok,
-        "output_cost_per_mtok": target.output_cost_per_mtok,
-    }
+    return {**dataclasses.asdict(target), "api_base": redact(target.api_base or "") or None}
 
 
 def _target_from_json(data: dict[str, Any]) -> Target:
-    return Target(
-        model=data["model"],
-        api_base=data.get("api_base"),
-        api_key_env=data.get("api_key_env"),
-        input_cost_per_mtok=data.get("input_cost_per_mtok"),
-        output_cost_per_mtok=data.get("output_cost_per_mtok"),
-    )
+    return Target(**_known_fields(Target, data))
+
+
+def _known_fields(kind: type, data: Any) -> dict[str, Any]:
+    """The dataclass fields of `kind` found in stored JSON (TypeError when it is no object)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"expected an object, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(kind)}
+    return {k: v for k, v in data.items() if k in known}
 
 
 def _spec_json(spec: CheckSpec) -> dict[str, Any]:
-    return {
-        "type": spec.type,
-        "value": spec.value,
-        "schema": spec.schema,
-        "rubric": spec.rubric,
-        "negate": spec.negate,
-    }
+    return dataclasses.asdict(spec)
 
 
 def _spec_from_json(data: dict[str, Any]) -> CheckSpec:
-    return CheckSpec(
-        type=data["type"],
-        value=data.get("value"),
-        schema=data.get("schema"),
-        rubric=data.get("rubric"),
-        negate=bool(data.get("negate", False)),
-    )
+    spec = CheckSpec(**_known_fields(CheckSpec, data))
+    return dataclasses.replace(spec, negate=bool(spec.negate))
 
 
 @dataclass

@@ -167,6 +167,8 @@ class Model(Strict):
     # Prices for models litellm's cost map does not know (a local or fine-tuned model).
     input_cost_per_mtok: float | None = Field(default=None, ge=0)
     output_cost_per_mtok: float | None = Field(default=None, ge=0)
+    # Calls in flight to this model at most: a local server has few slots (llama.cpp's -np).
+    max_concurrency: int | None = Field(default=None, ge=1, le=512)
 
     @field_validator("api_key_env")
     @classmethod
