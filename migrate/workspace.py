@@ -76,8 +76,9 @@ def dependency_facts(
         facts[dep_id] = DependencyFacts(
             last_baseline=max((r.finished for r in on_model), default=None),
             evaluated_models=frozenset(c for r in on_model for c in r.candidates),
-            approved=any(r.signoff is not None and r.signoff.decision == "approve"
-                         for r in on_model),
+            approved=any(
+                r.signoff is not None and r.signoff.decision == "approve" for r in on_model
+            ),
             owner_last_commit=owner_last_commit,
             inactive_prompt_authors=tuple(sorted(set(prompt_authors))),
         )

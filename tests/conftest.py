@@ -19,8 +19,9 @@ EXAMPLE_FILES = ["models.yaml", "prompts", "evals"]
 
 
 @pytest.fixture(autouse=True)
-def dont_write_to_home_directory(tmp_path_factory: pytest.TempPathFactory,
-                                 monkeypatch: pytest.MonkeyPatch) -> Path:
+def dont_write_to_home_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Point HOME and the caches at a throwaway folder: a test never touches the real home."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
@@ -38,8 +39,9 @@ def dont_write_to_home_directory(tmp_path_factory: pytest.TempPathFactory,
 def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     """Run git in `repo` and return its stdout (a real repository, no mocks)."""
     full_env = {**os.environ, **(env or {})}
-    result = subprocess.run(["git", *args], cwd=repo, env=full_env, check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", *args], cwd=repo, env=full_env, check=True, capture_output=True, text=True
+    )
     return result.stdout
 
 
@@ -47,9 +49,14 @@ def commit_as(repo: Path, email: str, when: str, message: str, *paths: str) -> N
     """Commit `paths` (or everything) as `email` on date `when` (YYYY-MM-DD)."""
     name = email.split("@")[0].title()
     stamp = f"{when}T12:00:00+00:00"
-    env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": stamp,
-           "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
-           "GIT_COMMITTER_DATE": stamp}
+    env = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_COMMITTER_DATE": stamp,
+    }
     git(repo, "add", *(paths or ["-A"]))
     git(repo, "commit", "-q", "--allow-empty", "-m", message, env=env)
 
