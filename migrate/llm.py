@@ -67,6 +67,17 @@ class CallRecord:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def failure(
+        cls, error: str, message: str, latency: float = 0.0, attempts: int = 1, **fields: Any
+    ) -> CallRecord:
+        """A call that produced no usable answer (fields may keep tokens or text)."""
+        values: dict[str, Any] = dict(
+            text=None, finish_reason=None, prompt_tokens=None, completion_tokens=None, cost=None
+        )
+        values.update(fields)
+        return cls(**values, latency=latency, error=error, error_message=message, attempts=attempts)
+
 
 Sleep = Callable[[float], Awaitable[None]]
 _litellm: Any = None
@@ -298,16 +309,10 @@ class ModelSeam:
         if target.api_key_env:
             key = os.environ.get(target.api_key_env)
             if not key:
-                return CallRecord(
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    0.0,
+                return CallRecord.failure(
                     "MissingKey",
                     f"environment variable {target.api_key_env} is not set",
-                    0,
+                    attempts=0,
                 )
             kwargs["api_key"] = key
         attempt = 0
@@ -333,17 +338,7 @@ class ModelSeam:
                 if error in RETRYABLE and attempt <= self.max_retries:
                     await self.sleep(self.backoff(attempt, hinted))
                     continue
-                return CallRecord(
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    latency,
-                    error,
-                    redact(str(failure))[:500],
-                    attempt,
-                )
+                return CallRecord.failure(error, redact(str(failure))[:500], latency, attempt)
             record = self._record(target, response, latency, attempt)
             if record.error in RETRYABLE and attempt <= self.max_retries:
                 await self.sleep(self.backoff(attempt, None))
@@ -378,16 +373,13 @@ class ModelSeam:
         prompt_tokens = getattr(usage, "prompt_tokens", None)
         completion_tokens = getattr(usage, "completion_tokens", None)
         if not choices:
-            return CallRecord(
-                None,
-                None,
-                prompt_tokens,
-                completion_tokens,
-                None,
-                latency,
+            return CallRecord.failure(
                 "EmptyResponse",
                 "the response had no choices",
+                latency,
                 attempt,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
             )
         choice = choices[0]
         message = getattr(choice, "message", None)
@@ -398,16 +390,15 @@ class ModelSeam:
             text = text.encode("utf-8", "replace").decode("utf-8")
         finish = getattr(choice, "finish_reason", None)
         if finish == "content_filter":
-            return CallRecord(
-                text or "",
-                finish,
-                prompt_tokens,
-                completion_tokens,
-                None,
-                latency,
+            return CallRecord.failure(
                 "ContentFiltered",
                 "the provider's content filter stopped the answer",
+                latency,
                 attempt,
+                text=text or "",
+                finish_reason=finish,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
             )
         price = price_per_token(target)
         cost = None

@@ -29,6 +29,20 @@ class CallSpec:
     def model(self) -> str:
         return self.target.model
 
+    def entry(self, record: CallRecord, finished: dt.datetime, cached: bool = False) -> Entry:
+        """The journal entry filing `record` as this request's result."""
+        return Entry(
+            self.kind,
+            self.model,
+            self.case,
+            self.sample,
+            self.extra,
+            self.request,
+            record,
+            finished.isoformat(timespec="seconds"),
+            cached=cached,
+        )
+
 
 class Progress(Protocol):
     def start(self, phase: str, totals: dict[str, int], done: dict[str, int]) -> None: ...
@@ -63,17 +77,7 @@ async def execute(
         if record is None:
             pending.append(spec)
             continue
-        entry = Entry(
-            spec.kind,
-            spec.model,
-            spec.case,
-            spec.sample,
-            spec.extra,
-            spec.request,
-            record,
-            now().isoformat(timespec="seconds"),
-            cached=True,
-        )
+        entry = spec.entry(record, now(), cached=True)
         journal.append(entry)
         finished.append(entry)
         counts.cached += 1
@@ -84,16 +88,7 @@ async def execute(
     async def worker() -> None:
         for spec in queue:  # workers share one iterator: each spec is taken exactly once
             record = await seam.complete(spec.target, spec.messages, spec.params)
-            entry = Entry(
-                spec.kind,
-                spec.model,
-                spec.case,
-                spec.sample,
-                spec.extra,
-                spec.request,
-                record,
-                now().isoformat(timespec="seconds"),
-            )
+            entry = spec.entry(record, now())
             journal.append(entry)
             finished.append(entry)
             counts.made += 1
