@@ -29,7 +29,6 @@ from migrate.schedule.quarters import (
     Quarter,
     migration_window,
     next_window,
-    reminder_dates,
     review_meeting,
     window_for_retirement,
 )
@@ -132,11 +131,6 @@ def test_review_meeting_is_timed_in_the_registry_time_zone() -> None:
     meeting = review_meeting(Quarter(2027, 3), registry.settings.review, registry.settings.tz)
     assert meeting.start.isoformat() == "2027-07-08T10:00:00+02:00"
     assert meeting.end - meeting.start == dt.timedelta(minutes=60)
-
-
-def test_reminder_dates_count_back_from_the_retirement() -> None:
-    assert reminder_dates(dt.date(2027, 1, 14), [30, 1]) == [dt.date(2026, 12, 15),
-                                                             dt.date(2027, 1, 13)]  # fmt: skip
 
 
 # --- the schedule: every retiring dependency is in exactly one window, or urgent -------

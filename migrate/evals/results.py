@@ -7,7 +7,6 @@ side drops out of the paired comparison and is listed as unscored.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from statistics import median
@@ -655,7 +654,3 @@ def results_json(results: Results) -> dict[str, Any]:
         "drift": results.drift.to_json(),
         "outcomes": results.outcomes(),
     }
-
-
-def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False)

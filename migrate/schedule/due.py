@@ -9,7 +9,13 @@ from enum import StrEnum
 
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency, Settings
-from migrate.schedule.quarters import Quarter, Window, migration_window, next_window
+from migrate.schedule.quarters import (
+    Quarter,
+    Window,
+    migration_window,
+    next_window,
+    window_for_retirement,
+)
 
 
 class Reason(StrEnum):
@@ -79,8 +85,12 @@ def assess(
             urgent = True
         else:
             reasons.append(Reason.RETIRING)
-            fits = window.end + dt.timedelta(days=settings.safety_margin_days) <= model.retires
-            urgent = not fits
+            urgent = (
+                window_for_retirement(
+                    as_of, model.retires, settings.window, settings.safety_margin_days
+                )
+                is None
+            )
     if baseline_is_stale(facts.last_baseline, window.start, settings.baseline_max_age_days):
         reasons.append(Reason.STALE_BASELINE)
     # The contract's reason is "no owner is active"; a departed non-owner who last touched

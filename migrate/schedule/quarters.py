@@ -101,7 +101,3 @@ def window_for_retirement(
     if window.end + dt.timedelta(days=safety_margin_days) <= retires:
         return window
     return None
-
-
-def reminder_dates(retires: dt.date, reminders_days: list[int]) -> list[dt.date]:
-    return [retires - dt.timedelta(days=days) for days in reminders_days]
