@@ -31,6 +31,11 @@ app = typer.Typer(
 )
 
 
+def _now() -> dt.datetime:
+    """The one clock: every timestamp a command records comes from here."""
+    return dt.datetime.now(dt.UTC)
+
+
 def _parse_today(value: str | None) -> dt.date:
     if value is None:
         return dt.datetime.now().astimezone().date()
@@ -282,6 +287,7 @@ def run_(
             use_cache=cache,
             progress=progress,
             as_json=json,
+            now=_now,
         )
     )
 
@@ -298,7 +304,7 @@ def report(
     without a model call."""
     from migrate.commands import report as command
 
-    _invoke(lambda: command.run(_registry(registry), run, json))
+    _invoke(lambda: command.run(_registry(registry), run, json, _now))
 
 
 class Decision(StrEnum):

@@ -8,20 +8,29 @@ else is staged or committed, and nothing is pushed.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from migrate.errors import MigrateError, UsageError
+from migrate.evals.record import (
+    Decision,
+    SignoffRecord,
+    Summary,
+    Verdict,
+    read_signoff,
+    read_summary,
+    try_read,
+    write_signoff,
+)
+from migrate.evals.rundir import SIGNOFF_FILE, latest_finished_run, quarter_of, runbook_path
 from migrate.files import relative_to, write_atomic
-from migrate.history.runs import SIGNOFF_FILE, SUMMARY_FILE
 from migrate.registry.load import Registry
 from migrate.registry.schema import EMAIL
 from migrate.templating import oneline
 
 SIGNOFF_MARKER = "<!-- migrate:signoffs -->"
-APPROVABLE = {"PASS"}
+APPROVABLE = {Verdict.PASS}
 
 
 class GitSafetyError(MigrateError):
@@ -29,61 +38,48 @@ class GitSafetyError(MigrateError):
 
 
 @dataclass(frozen=True)
-class Decision:
+class Request:
+    """What an owner asks `migrate signoff` to record."""
+
     dependency: str
-    decision: str  # approve | reject | keep
+    decision: Decision
     by: str
     note: str | None
     override: str | None
     candidate: str | None
 
 
-def latest_run(root: Path, dependency: str, run_id: str | None) -> Path:
-    """The finished run to decide on: `run_id`, else the latest one of the dependency."""
-    runs = sorted(
-        (p.parent for p in (root / "runbooks").glob(f"*/{dependency}/runs/*/{SUMMARY_FILE}")),
-        key=lambda p: p.name,
-    )
-    if run_id is not None:
-        runs = [p for p in runs if p.name == run_id]
-        if not runs:
-            raise UsageError(f"no finished run '{run_id}' of '{dependency}'")
-    if not runs:
-        raise UsageError(
-            f"'{dependency}' has no finished run to sign off: run `migrate run {dependency}` first"
-        )
-    return runs[-1]
-
-
-def choose_candidate(summary: dict[str, Any], wanted: str | None, decision: str) -> str | None:
-    candidates: dict[str, Any] = summary.get("candidates", {})
+def choose_candidate(summary: Summary, wanted: str | None, decision: Decision) -> str | None:
+    candidates = summary.candidates
     if wanted is not None:
         if wanted not in candidates:
             raise UsageError(
-                f"'{wanted}' was not a candidate of run {summary['run_id']} "
+                f"'{wanted}' was not a candidate of run {summary.run_id} "
                 f"(candidates: {', '.join(candidates) or 'none'})"
             )
         return wanted
-    if decision != "approve" or not candidates:  # a baseline-only run: check_rules says so
+    if (
+        decision is not Decision.APPROVE or not candidates
+    ):  # a baseline-only run: check_rules says so
         return None
     if len(candidates) == 1:
         return next(iter(candidates))
-    passing = [m for m, c in candidates.items() if c.get("verdict") == "PASS"]
+    passing = [m for m, c in candidates.items() if c.verdict is Verdict.PASS]
     if len(passing) == 1:
         return passing[0]
     raise UsageError("the run has several candidates: name the approved one with --candidate")
 
 
 def check_rules(
-    summary: dict[str, Any], decision: Decision, candidate: str | None, owners: list[str]
+    summary: Summary, decision: Request, candidate: str | None, owners: list[str]
 ) -> list[str]:
     """Why this decision needs --override (empty when it does not)."""
     problems = []
-    if decision.decision == "approve":
+    if decision.decision is Decision.APPROVE:
         if candidate is None:
             problems.append("there is no candidate to approve (a baseline-only run)")
         else:
-            verdict = summary["candidates"][candidate].get("verdict")
+            verdict = summary.candidates[candidate].verdict
             if verdict not in APPROVABLE:
                 problems.append(f"{candidate}'s verdict is {verdict}, not PASS")
     if decision.by.lower() not in {o.lower() for o in owners}:
@@ -186,7 +182,7 @@ def signer_name(repo: Any, email: str) -> str:
 
 
 def record_signoff(
-    registry: Registry, decision: Decision, today: dt.date, run_id: str | None
+    registry: Registry, decision: Request, today: dt.date, run_id: str | None
 ) -> dict[str, Any]:
     root = registry.root
     dependency = registry.dependencies.get(decision.dependency)
@@ -194,8 +190,8 @@ def record_signoff(
         raise UsageError(f"unknown dependency '{decision.dependency}'")
     if not EMAIL.fullmatch(decision.by):  # it becomes the commit's author and trailer
         raise UsageError(f"--by '{decision.by}' is not an email address")
-    run_dir = latest_run(root, decision.dependency, run_id)
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    run_dir = latest_finished_run(root, decision.dependency, run_id)
+    summary = read_summary(run_dir)
     candidate = choose_candidate(summary, decision.candidate, decision.decision)
     problems = check_rules(summary, decision, candidate, dependency.owners)
     if problems and not decision.override:
@@ -203,62 +199,57 @@ def record_signoff(
             "refused: " + "; ".join(problems) + '. Use --override "reason" to '
             "record the decision anyway"
         )
-    quarter = str(summary.get("quarter") or run_dir.parents[2].name)
-    runbook = root / "runbooks" / quarter / f"{decision.dependency}.md"
+    quarter = summary.quarter or quarter_of(run_dir)
+    runbook = root / runbook_path(quarter, decision.dependency)
     signoff_path = run_dir / SIGNOFF_FILE
 
     repo = _repo(root)
     check_repository(repo, [runbook, signoff_path])
 
-    previous = None
-    if signoff_path.exists():
-        previous = json.loads(signoff_path.read_text(encoding="utf-8"))
-    models = summary.get("models", {})
-    record: dict[str, Any] = {
-        "version": 1,
-        "dependency": decision.dependency,
-        "run_id": summary["run_id"],
-        "decision": decision.decision,
-        "by": decision.by,
-        "at": today.isoformat(),
-        "baseline": models.get("baseline"),
-        "candidate": candidate,
-        "candidates": models.get("candidates", []),
-        "verdict": summary.get("verdict"),
-        "candidate_verdict": (summary["candidates"][candidate]["verdict"] if candidate else None),
-        "suite_sha256": summary.get("suite", {}).get("sha256"),
-        "note": decision.note,
-        "override": decision.override,
-        "overridden": problems if decision.override else [],
-        "previous": (
-            [*previous.get("previous", []), {k: v for k, v in previous.items() if k != "previous"}]
-            if previous
-            else []
+    previous: SignoffRecord | None = try_read(read_signoff, run_dir)
+    models = summary.models
+    record = SignoffRecord(
+        dependency=decision.dependency,
+        run_id=summary.run_id,
+        decision=decision.decision,
+        by=decision.by,
+        at=today.isoformat(),
+        baseline=models.baseline,
+        candidate=candidate,
+        candidates=models.candidates,
+        verdict=summary.verdict,
+        candidate_verdict=summary.candidates[candidate].verdict if candidate else None,
+        suite_sha256=summary.suite.sha256 if summary.suite else None,
+        note=decision.note,
+        override=decision.override,
+        overridden=problems if decision.override else [],
+        previous=(
+            [*previous.previous, previous.model_dump(exclude={"previous"})] if previous else []
         ),
-    }
+    )
     what = {
-        "approve": f"approve {models.get('baseline')} -> {candidate}",
-        "reject": f"reject {candidate or ', '.join(models.get('candidates', []))}",
-        "keep": f"keep {models.get('baseline')}",
+        Decision.APPROVE: f"approve {models.baseline} -> {candidate}",
+        Decision.REJECT: f"reject {candidate or ', '.join(models.candidates)}",
+        Decision.KEEP: f"keep {models.baseline}",
     }[decision.decision]
     line = (
         f"- {today.isoformat()}: **{decision.decision}** ({what}) signed off by "
-        f"{decision.by} on run `{summary['run_id']}`, verdict {summary.get('verdict')}"
+        f"{decision.by} on run `{summary.run_id}`, verdict {summary.verdict}"
         + (f", override: {oneline(decision.override)}" if decision.override else "")
         + (f". {oneline(decision.note)}" if decision.note else "")
     )  # one line: a list item that a line break in a note would cut in two
 
     old_runbook = runbook.read_text(encoding="utf-8") if runbook.exists() else None
     old_signoff = signoff_path.read_bytes() if signoff_path.exists() else None
-    write_atomic(signoff_path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    write_signoff(run_dir, record)
     write_atomic(
         runbook, append_to_runbook(old_runbook, line, f"{decision.dependency}: migration runbook")
     )
     name = signer_name(repo, decision.by)
     message = (
         f"Sign off {decision.dependency}: {what}\n\n"
-        f"Run {summary['run_id']} ({summary.get('verdict')}), suite sha256 "
-        f"{str(record['suite_sha256'])[:16]}."
+        f"Run {summary.run_id} ({summary.verdict}), suite sha256 "
+        f"{str(record.suite_sha256)[:16]}."
         + (f"\nOverride: {decision.override}" if decision.override else "")
         + (f"\n\n{decision.note}" if decision.note else "")
         + f"\n\nSigned-off-by: {name} <{decision.by}>\n"
@@ -279,9 +270,11 @@ def record_signoff(
         except Exception:
             pass
         raise GitSafetyError(f"git refused the sign-off commit: {str(exc).strip()[:300]}") from None
-    record["commit"] = repo.head.commit.hexsha
-    record["files"] = [relative_to(signoff_path, root), relative_to(runbook, root)]
-    return record
+    return {
+        **record.model_dump(),
+        "commit": repo.head.commit.hexsha,
+        "files": [relative_to(signoff_path, root), relative_to(runbook, root)],
+    }
 
 
 def _restore(path: Path, content: bytes | None) -> None:

@@ -6,12 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrate.evals.record import Decision, Verdict
 from migrate.history.git import GitFacts, read_git_facts
 from migrate.history.runs import RunRecord, read_runs, runs_by_dependency
 from migrate.registry.load import Registry, load_registry
 from migrate.schedule.due import DependencyFacts
 
-NOT_A_BASELINE = {"ERROR"}  # a run that failed on infrastructure measured nothing
+NOT_A_BASELINE = {Verdict.ERROR}  # a run that failed on infrastructure measured nothing
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def dependency_facts(
             last_baseline=max((r.finished for r in on_model), default=None),
             evaluated_models=frozenset(c for r in on_model for c in r.candidates),
             approved=any(
-                r.signoff is not None and r.signoff.decision == "approve" for r in on_model
+                r.signoff is not None and r.signoff.decision is Decision.APPROVE for r in on_model
             ),
             owner_last_commit=owner_last_commit,
             inactive_prompt_authors=tuple(sorted(set(prompt_authors))),

@@ -15,15 +15,11 @@ import pytest
 from conftest import write
 from markdown_it import MarkdownIt
 
-from migrate.evals.journal import Entry, JournalWriter
-from migrate.evals.session import (
-    RunOptions,
-    build_summary,
-    evaluate_run,
-    prepare,
-    write_inputs,
-    write_outputs,
-)
+from migrate.evals.flow import evaluate_run, write_outputs
+from migrate.evals.inputs import RunOptions, prepare
+from migrate.evals.journal import JournalWriter, read_journal
+from migrate.evals.record import Entry, write_inputs
+from migrate.evals.results import summarize
 from migrate.llm import CallRecord
 from migrate.registry.load import load_registry
 from migrate.secrets import redact, register_secret_env
@@ -91,10 +87,10 @@ def make_run(
     write(root / "evals" / "summary.jsonl", "\n".join(lines) + "\n")
     registry = load_registry(root / "models.yaml")
     prepared = prepare(registry, RunOptions("summarizer"), TODAY)
-    prepared.manifest["run_id"] = run_id
-    prepared.manifest["started_at"] = "2027-01-10T09:00:00+00:00"
+    prepared.manifest.run_id = run_id
+    prepared.manifest.started_at = "2027-01-10T09:00:00+00:00"
     if reproducibility is not None:
-        prepared.manifest["reproducibility"] = reproducibility
+        prepared.manifest.reproducibility = reproducibility
     run_dir = root / "runbooks" / "2027Q1" / "summarizer" / "runs" / run_id
     write_inputs(run_dir, prepared)
     journal = JournalWriter(run_dir / "journal.jsonl")
@@ -110,12 +106,14 @@ def make_run(
                 error=None if text is not None else "ServerError",
                 error_message=None if text is not None else "HTTP 500 <b>upstream</b> | oops",
             )
-            journal.append(Entry("generate", model, case_id, 0, "", f"h-{model}-{case_id}",
-                                 record, "2027-01-10T09:00:01+00:00"))  # fmt: skip
+            journal.append(Entry(kind="generate", model=model, case=case_id, sample=0,
+                                 request=f"h-{model}-{case_id}", record=record,
+                                 at="2027-01-10T09:00:01+00:00"))  # fmt: skip
     journal.close()
     results = evaluate_run(run_dir, prepared, root)
     finished = dt.datetime(2027, 1, 10, 9, 5, tzinfo=dt.UTC)
-    summary = build_summary(run_dir, prepared, results, finished, None)
+    journal_entries = list(read_journal(run_dir / "journal.jsonl"))
+    summary = summarize(prepared.manifest, results, journal_entries, finished, 0)
     write_outputs(run_dir, prepared, results, summary, root)
     return run_dir
 

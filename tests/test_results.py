@@ -9,21 +9,10 @@ from typing import Any
 import pytest
 
 from migrate.evals.checks import is_refusal
-from migrate.evals.journal import Entry, EntryKey
-from migrate.evals.results import (
-    BASELINE,
-    ERROR,
-    FAIL,
-    INCONCLUSIVE,
-    PASS,
-    Results,
-    drift,
-    evaluate,
-    judge_extra,
-    parse_judge,
-    results_json,
-    score_model,
-)
+from migrate.evals.judge import judge_extra, parse_judge
+from migrate.evals.record import Entry, EntryKey, Verdict
+from migrate.evals.results import Results, drift, evaluate
+from migrate.evals.scoring import score_model
 from migrate.evals.stats import tango_interval
 from migrate.evals.suite import Case, CheckSpec
 from migrate.llm import CallRecord
@@ -31,6 +20,8 @@ from migrate.registry.schema import Gates
 
 BASE, CAND, OTHER, JUDGE = "vendor/old", "vendor/new", "vendor/other", "vendor/judge"
 CHECKS = [CheckSpec(type="contains", value="{{ expected }}")]
+PASS, FAIL, INCONCLUSIVE = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE
+ERROR, BASELINE = Verdict.ERROR, Verdict.BASELINE
 ONLY_PASS_RATE = Gates(
     pass_rate_drop=0.02, refusal_rate_increase=None, p95_latency_increase=None, cost_increase=None
 )
@@ -66,8 +57,9 @@ def entry(kind: str, model: str, case: str, sample: int, out: Out, extra: str = 
         error=out.error,
         error_message="read timed out" if out.error else None,
     )
-    return Entry(kind, model, case, sample, extra, f"hash-{model}-{case}-{sample}", record,
-                 "2027-01-08T10:00:00+00:00", out.cached)  # fmt: skip
+    return Entry(kind=kind, model=model, case=case, sample=sample, extra=extra,
+                 request=f"hash-{model}-{case}-{sample}", record=record,
+                 at="2027-01-08T10:00:00+00:00", cached=out.cached)  # fmt: skip
 
 
 def journal(outputs: dict[str, list[list[Out | None]]]) -> dict[EntryKey, Entry]:
@@ -431,12 +423,23 @@ def test_drift_lists_cases_whose_outcome_changed_on_the_current_model() -> None:
 
 
 def test_no_previous_baseline_means_no_drift() -> None:
-    assert drift(None, None, []).to_json() == {
+    assert drift(None, None, []).model_dump() == {
         "previous_run": None,
         "common_cases": 0,
         "changed": [],
         "previous_pass_rate": None,
         "current_pass_rate": None,
+    }
+
+
+def results_json(results: Results) -> dict[str, Any]:
+    """The parts of summary.json that come from the results, as the summary writes them."""
+    return {
+        "verdict": results.verdict,
+        "exit_code": results.exit_code,
+        "metrics": {m: v.model_dump() for m, v in results.metrics.items()},
+        "candidates": {m: c.to_record().model_dump() for m, c in results.comparisons.items()},
+        "outcomes": results.outcomes(),
     }
 
 

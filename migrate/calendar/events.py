@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from migrate.errors import UsageError
+from migrate.evals.rundir import runbook_path  # the path `migrate plan` writes
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency
-from migrate.runbooks.facts import runbook_path  # the path `migrate plan` writes
 from migrate.schedule.due import (
     DependencyFacts,
     Due,

@@ -8,7 +8,6 @@ sign-offs, nothing else (no git history walk, no litellm). A suite or prompt tha
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -93,45 +92,21 @@ def findings(registry: Registry, approved: dict[str, bool], today: dt.date) -> l
     return out
 
 
-_USES_EXPECTED = re.compile(r"\{\{-?\s*expected\b")
-
-
 def suite_problems(registry: Registry) -> list[Problem]:
     """What `migrate run` would refuse in each dependency's suite and prompts: a suite that
     does not parse, a prompt that does not compile, a case missing a variable its prompt
     uses, a case with no checks, or no `expected` for a check that uses one."""
+    from migrate.evals.inputs import suite_inputs
     from migrate.evals.prompt import PromptTemplate
-    from migrate.evals.suite import load_suite
 
     problems: list[Problem] = []
     for dep in registry.dependencies.values():
         try:
-            prompts = [
-                PromptTemplate.from_file(registry.root / name, str(registry.root / name))
-                for name in dep.prompt_files
-            ]
             if dep.eval is None:
-                continue
-            display = str(registry.root / dep.eval.cases)
-            suite = load_suite(registry.root / dep.eval.cases, display)
-            uses_expected = [
-                str(c.value) for c in dep.eval.checks if _USES_EXPECTED.search(str(c.value))
-            ]
-            for case in suite.cases:
-                if not dep.eval.checks and not case.checks:
-                    message = (
-                        f"case '{case.id}' has no checks: add eval.checks to the registry "
-                        "or checks to the case"
-                    )
-                    problems.append(Problem(display, case.line, "checks", message))
-                if uses_expected and case.expected is None:
-                    message = f"case '{case.id}' has no 'expected' for {uses_expected[0]!r}"
-                    problems.append(Problem(display, case.line, "expected", message))
-                variables = case.vars
-                if "expected" not in variables:
-                    variables = {**variables, "expected": case.expected}
-                for prompt in prompts:
-                    prompt.render(variables, case.id, case.line, display)
+                for name in dep.prompt_files:
+                    PromptTemplate.from_file(registry.root / name, str(registry.root / name))
+            else:
+                suite_inputs(registry, dep, limit=None)
         except InputError as exc:
             problems.extend(exc.problems)
     return problems

@@ -15,9 +15,10 @@ from typing import Any
 
 from migrate.console import print_json, say, table
 from migrate.errors import ExitCode, InputError, UsageError
+from migrate.evals.rundir import runbook_path
 from migrate.evals.suite import count_cases
 from migrate.files import relative_to, write_atomic
-from migrate.runbooks.facts import RUNBOOK_TEMPLATE, SuiteSize, runbook_context, runbook_path
+from migrate.runbooks.facts import RUNBOOK_TEMPLATE, SuiteSize, runbook_context
 from migrate.runbooks.merge import merge_runbook
 from migrate.schedule.due import Due, Plan, default_quarter, plan_quarter
 from migrate.schedule.quarters import Quarter

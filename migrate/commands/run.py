@@ -6,8 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from migrate.console import print_json, say
+from migrate.evals.flow import Clock, RunOutcome, run_dependency
+from migrate.evals.inputs import RunOptions
 from migrate.evals.progress import progress_for
-from migrate.evals.session import RunOptions, RunOutcome, run_dependency
 from migrate.files import relative_to
 from migrate.llm import ModelSeam
 from migrate.registry.load import load_registry
@@ -24,13 +25,13 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
         )
     elif outcome.resumed:
         lines.append(f"Resumed run {outcome.run_dir.name}.")
-    calls = outcome.summary.get("calls", {})
+    calls = outcome.summary.calls
     lines.append(
-        f"{results.verdict}: {outcome.summary.get('dependency')} "
+        f"{results.verdict}: {outcome.summary.dependency} "
         f"({len(results.by_model[results.baseline])} cases, {results.samples} "
         f"sample{'s' if results.samples != 1 else ''}; "
         f"{outcome.counts.made} calls made, {outcome.counts.cached} from the cache, "
-        f"{calls.get('errors', 0)} errors in the journal)"
+        f"{calls.errors} errors in the journal)"
     )
     if results.infrastructure_failure:
         lines.append(f"  infrastructure: {results.infrastructure_failure}")
@@ -65,6 +66,7 @@ def run(
     use_cache: bool,
     progress: bool,
     as_json: bool,
+    now: Clock,
 ) -> int:
     registry = load_registry(registry_path)
     options = RunOptions(
@@ -82,14 +84,14 @@ def run(
         registry,
         options,
         today,
-        now=lambda: dt.datetime.now(dt.UTC),
+        now=now,
         make_seam=lambda c, t, r: ModelSeam(concurrency=c, timeout=t, max_retries=r),
         progress=progress_for(progress and not as_json),
     )
     if as_json:
         print_json(
             {
-                **outcome.summary,
+                **outcome.summary.model_dump(),
                 "run_dir": relative_to(outcome.run_dir, Path.cwd()),
                 "reused": outcome.reused,
                 "resumed": outcome.resumed,

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from migrate.console import print_json, say
 from migrate.errors import ExitCode
+from migrate.evals.record import Decision
 from migrate.registry.load import load_registry
-from migrate.signoff import Decision, record_signoff
+from migrate.signoff import Request, record_signoff
 
 
 def run(
@@ -27,9 +28,9 @@ def run(
     registry = load_registry(registry_path)
     record = record_signoff(
         registry,
-        Decision(
+        Request(
             dependency=dependency,
-            decision=decision,
+            decision=Decision(decision),
             by=by,
             note=note,
             override=override,

@@ -12,16 +12,13 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migrate.llm import CallRecord
+from migrate.evals.record import Entry, EntryKey
+from migrate.evals.rundir import JOURNAL_FILE
 
-JOURNAL_FILE = "journal.jsonl"
-
-# (kind, model, case id, sample, extra): extra names the judged model and check for judges.
-EntryKey = tuple[str, str, str, int, str]
+__all__ = ["JOURNAL_FILE", "Entry", "EntryKey", "JournalWriter", "load_entries", "read_journal"]
 
 
 def request_hash(
@@ -41,51 +38,6 @@ def request_hash(
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Entry:
-    kind: str  # generate | judge
-    model: str
-    case: str
-    sample: int
-    extra: str  # for judges: "<judged model>|<check index>"
-    request: str  # request_hash
-    record: CallRecord
-    at: str  # ISO timestamp when the call finished
-    cached: bool = False
-
-    @property
-    def key(self) -> EntryKey:
-        return (self.kind, self.model, self.case, self.sample, self.extra)
-
-    def to_line(self) -> bytes:
-        data = {
-            "kind": self.kind,
-            "model": self.model,
-            "case": self.case,
-            "sample": self.sample,
-            "extra": self.extra,
-            "request": self.request,
-            "at": self.at,
-            "cached": self.cached,
-            "record": self.record.to_json(),
-        }
-        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Entry:
-        return cls(
-            kind=data["kind"],
-            model=data["model"],
-            case=str(data["case"]),
-            sample=int(data["sample"]),
-            extra=data.get("extra", ""),
-            request=data["request"],
-            record=CallRecord(**data["record"]),
-            at=data["at"],
-            cached=bool(data.get("cached", False)),
-        )
-
-
 def read_journal(path: Path) -> Iterator[Entry]:
     """Every complete entry; a torn or foreign line (a crash mid-write) is skipped."""
     try:
@@ -97,8 +49,8 @@ def read_journal(path: Path) -> Iterator[Entry]:
             if not line.endswith(b"\n"):
                 continue
             try:
-                yield Entry.from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError):
+                yield Entry.from_line(line)
+            except ValueError:  # pydantic's ValidationError is a ValueError
                 continue
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from migrate.evals.journal import Entry, JournalWriter
+from migrate.evals.journal import JournalWriter
+from migrate.evals.record import Entry
 from migrate.llm import CallRecord, ModelSeam, Target
 
 
@@ -32,14 +33,14 @@ class CallSpec:
     def entry(self, record: CallRecord, finished: dt.datetime, cached: bool = False) -> Entry:
         """The journal entry filing `record` as this request's result."""
         return Entry(
-            self.kind,
-            self.model,
-            self.case,
-            self.sample,
-            self.extra,
-            self.request,
-            record,
-            finished.isoformat(timespec="seconds"),
+            kind=self.kind,
+            model=self.model,
+            case=self.case,
+            sample=self.sample,
+            extra=self.extra,
+            request=self.request,
+            record=record,
+            at=finished.isoformat(timespec="seconds"),
             cached=cached,
         )
 

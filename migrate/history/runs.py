@@ -1,28 +1,30 @@
-"""Stored runs and sign-offs: what the workspace's `runbooks/` folder records.
+"""Stored runs and sign-offs as facts for planning: baseline age, last verdict, sign-off.
 
-A run lives in `runbooks/<quarter>/<dependency>/runs/<run-id>/` with its `summary.json`
-and, once an owner has decided, `signoff.json`. This module only reads them; the
-planning commands use these records as facts (baseline age, last verdict, sign-off).
+Reads the run record (evals/record.py) of every run under the workspace's runbooks; a run
+whose files cannot be read is skipped here (`migrate report` names what is wrong with it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-RUNBOOKS_DIR = "runbooks"
-SUMMARY_FILE = "summary.json"
-SIGNOFF_FILE = "signoff.json"
-DECISIONS = ("approve", "reject", "keep")
+from migrate.evals.record import (
+    Decision,
+    SignoffRecord,
+    Verdict,
+    read_signoff,
+    read_summary,
+    try_read,
+)
+from migrate.evals.rundir import finished_runs, signed_runs
 
 
 @dataclass(frozen=True)
 class Signoff:
-    decision: str  # approve | reject | keep
+    decision: Decision
     by: str
     at: dt.date
     run_id: str
@@ -41,51 +43,26 @@ class RunRecord:
     signoff: Signoff | None
 
 
-def run_directory(root: Path, quarter: str, dependency: str, run_id: str) -> Path:
-    return root / RUNBOOKS_DIR / quarter / dependency / "runs" / run_id
-
-
 def read_runs(root: Path) -> list[RunRecord]:
     """Every stored run under `root/runbooks`, oldest first; unreadable ones are skipped.
 
-    `migrate signoff` commits only signoff.json and the runbook, so a fresh checkout may
-    hold a sign-off without its run's summary: the sign-off alone then stands for the run.
+    A clone may hold a sign-off without its run's summary (a sign-off made before the
+    evidence was committed with it): the sign-off alone then stands for the run.
     """
     records = []
-    runs = root / RUNBOOKS_DIR
     summarised = set()
-    for summary_path in sorted(runs.glob(f"*/*/runs/*/{SUMMARY_FILE}")):
-        summarised.add(summary_path.parent)
-        record = _read_run(summary_path)
+    for run_dir in finished_runs(root):
+        summarised.add(run_dir)
+        record = _read_run(run_dir)
         if record is not None:
             records.append(record)
-    for signoff_path in sorted(runs.glob(f"*/*/runs/*/{SIGNOFF_FILE}")):
-        if signoff_path.parent not in summarised:
-            record = _run_from_signoff(signoff_path)
+    for run_dir in signed_runs(root):
+        if run_dir not in summarised:
+            record = _run_from_signoff(run_dir)
             if record is not None:
                 records.append(record)
     records.sort(key=lambda r: (r.finished, r.run_id))
     return records
-
-
-def _run_from_signoff(path: Path) -> RunRecord | None:
-    data = _read_json(path)
-    signoff = read_signoff(path)
-    if data is None or signoff is None:
-        return None
-    try:
-        return RunRecord(
-            run_id=signoff.run_id,
-            dependency=str(data["dependency"]),
-            finished=signoff.at,
-            baseline=str(data["baseline"]),
-            candidates=tuple(str(c) for c in data.get("candidates", [])),
-            verdict=str(data.get("verdict")),
-            directory=path.parent,
-            signoff=signoff,
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def runs_by_dependency(records: Iterable[RunRecord]) -> dict[str, list[RunRecord]]:
@@ -95,49 +72,53 @@ def runs_by_dependency(records: Iterable[RunRecord]) -> dict[str, list[RunRecord
     return grouped
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_run(run_dir: Path) -> RunRecord | None:
+    summary = try_read(read_summary, run_dir)
+    finished = _day(summary.finished_at) if summary else None
+    if summary is None or finished is None:
+        return None
+    return RunRecord(
+        run_id=summary.run_id,
+        dependency=summary.dependency,
+        finished=finished,
+        baseline=summary.models.baseline,
+        candidates=tuple(summary.models.candidates),
+        verdict=summary.verdict,
+        directory=run_dir,
+        signoff=signoff_of(run_dir),
+    )
+
+
+def _run_from_signoff(run_dir: Path) -> RunRecord | None:
+    record: SignoffRecord | None = try_read(read_signoff, run_dir)
+    signoff = signoff_of(run_dir)
+    if record is None or signoff is None or not record.dependency or record.baseline is None:
+        return None
+    return RunRecord(
+        run_id=record.run_id,
+        dependency=record.dependency,
+        finished=signoff.at,
+        baseline=record.baseline,
+        candidates=tuple(record.candidates),
+        verdict=str(record.verdict),
+        directory=run_dir,
+        signoff=signoff,
+    )
+
+
+def signoff_of(run_dir: Path) -> Signoff | None:
+    record: SignoffRecord | None = try_read(read_signoff, run_dir)
+    at = _day(record.at) if record else None
+    if record is None or at is None:
+        return None
+    return Signoff(record.decision, record.by, at, record.run_id, record.override)
+
+
+def _day(stamp: str) -> dt.date | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return dt.date.fromisoformat(stamp[:10])
+    except ValueError:
         return None
-    return data if isinstance(data, dict) else None
 
 
-def _read_run(summary_path: Path) -> RunRecord | None:
-    summary = _read_json(summary_path)
-    if summary is None:
-        return None
-    try:
-        models = summary["models"]
-        record = RunRecord(
-            run_id=str(summary["run_id"]),
-            dependency=str(summary["dependency"]),
-            finished=dt.date.fromisoformat(str(summary["finished_at"])[:10]),
-            baseline=str(models["baseline"]),
-            candidates=tuple(str(c) for c in models["candidates"]),
-            verdict=str(summary["verdict"]),
-            directory=summary_path.parent,
-            signoff=read_signoff(summary_path.parent / SIGNOFF_FILE),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-    return record
-
-
-def read_signoff(path: Path) -> Signoff | None:
-    data = _read_json(path)
-    if data is None:
-        return None
-    try:
-        decision = str(data["decision"])
-        if decision not in DECISIONS:
-            return None
-        return Signoff(
-            decision=decision,
-            by=str(data["by"]),
-            at=dt.date.fromisoformat(str(data["at"])[:10]),
-            run_id=str(data["run_id"]),
-            override=data.get("override"),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
+__all__ = ["RunRecord", "Signoff", "Verdict", "read_runs", "runs_by_dependency", "signoff_of"]

@@ -7,15 +7,13 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from migrate.evals.record import RunInputs, Summary
+from migrate.evals.results import Results
 from migrate.files import write_atomic
 from migrate.reports.charts import latency_chart, outcome_chart
 from migrate.reports.junit import junit_xml
-
-if TYPE_CHECKING:
-    from migrate.evals.results import Results
-    from migrate.evals.session import Prepared
 
 OUTPUT_PREVIEW = 4000  # characters of a model output shown in a report
 
@@ -84,7 +82,7 @@ def _input_text(messages: list[dict[str, str]]) -> str:
 
 
 def _side_by_side(
-    results: Results, prepared: Prepared, model: str, case_ids: list[str]
+    results: Results, inputs: RunInputs, model: str, case_ids: list[str]
 ) -> list[dict[str, Any]]:
     base_rows = {r.case.id: r for r in results.by_model[results.baseline]}
     cand_rows = {r.case.id: r for r in results.by_model[model]}
@@ -94,7 +92,7 @@ def _side_by_side(
         rows.append(
             {
                 "id": case_id,
-                "input": _input_text(prepared.messages[case_id]),
+                "input": _input_text(inputs.messages[case_id]),
                 "vars": base.case.vars,
                 "expected": base.case.expected,
                 "baseline_output": _output(base.samples[0].entry),
@@ -109,8 +107,9 @@ def _side_by_side(
     return rows
 
 
-def report_context(prepared: Prepared, results: Results, summary: dict[str, Any]) -> dict[str, Any]:
-    manifest = prepared.manifest
+def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dict[str, Any]:
+    # Templates (a workspace may override them) see the files' JSON shapes as plain data.
+    manifest = inputs.manifest.model_dump()
     models = [results.baseline, *results.candidates]
     candidates = []
     for model in results.candidates:
@@ -119,16 +118,16 @@ def report_context(prepared: Prepared, results: Results, summary: dict[str, Any]
             {
                 "model": model,
                 "comparison": comparison,
-                "regressions": _side_by_side(results, prepared, model, comparison.regressions),
-                "improvements": _side_by_side(results, prepared, model, comparison.improvements),
+                "regressions": _side_by_side(results, inputs, model, comparison.regressions),
+                "improvements": _side_by_side(results, inputs, model, comparison.improvements),
                 "flaky": comparison.flaky,
                 "unscored": comparison.unscored,
                 "outcome_svg": outcome_chart(results, model),
             }
         )
-    n_cases = len(prepared.cases)
+    n_cases = len(inputs.cases)
     return {
-        "run": summary,
+        "run": summary.model_dump(),
         "manifest": manifest,
         "dependency": manifest["dependency"],
         "verdict": results.verdict,
@@ -148,9 +147,9 @@ def report_context(prepared: Prepared, results: Results, summary: dict[str, Any]
 
 def write_reports(
     run_dir: Path,
-    prepared: Prepared,
+    inputs: RunInputs,
     results: Results,
-    summary: dict[str, Any],
+    summary: Summary,
     workspace_root: Path,
 ) -> None:
     from migrate.templating import templates_for
@@ -167,7 +166,7 @@ def write_reports(
         ("money", money),
     ):
         environment.filters[name] = function
-    context = report_context(prepared, results, summary)
+    context = report_context(inputs, results, summary)
     write_atomic(run_dir / "report.md", templates.render("report.md.j2", context))
     write_atomic(run_dir / "report.html", templates.render("report.html.j2", context))
-    write_atomic(run_dir / "junit.xml", junit_xml(prepared, results))
+    write_atomic(run_dir / "junit.xml", junit_xml(inputs.manifest.dependency, results))

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
 
+from migrate.evals.results import Results
 from migrate.evals.stats import quantile
-
-if TYPE_CHECKING:
-    from migrate.evals.results import Results
 
 OUTCOME_COLOURS = {
     "regression": ("#c62828", "regression (passes on the baseline, fails on the candidate)"),

@@ -7,11 +7,8 @@ on the baseline as well is skipped (it says nothing about the migration).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from migrate.evals.results import Results
-    from migrate.evals.session import Prepared
+from migrate.evals.results import Results
 
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 
@@ -20,8 +17,7 @@ def _clean(text: str) -> str:
     return text.translate(_CONTROL)  # XML 1.0 cannot carry most control characters
 
 
-def junit_xml(prepared: Prepared, results: Results) -> str:
-    dependency = prepared.manifest["dependency"]
+def junit_xml(dependency: str, results: Results) -> str:
     root = ET.Element("testsuites", name=f"migrate {dependency}")
     base_rows = {r.case.id: r for r in results.by_model[results.baseline]}
     for model in results.candidates:

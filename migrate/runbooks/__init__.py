@@ -3,7 +3,8 @@ ticks and notes (`facts` gathers the template context, `merge` keeps the edits).
 
 from __future__ import annotations
 
-from migrate.runbooks.facts import RUNBOOK_TEMPLATE, SuiteSize, runbook_context, runbook_path
+from migrate.evals.rundir import runbook_path
+from migrate.runbooks.facts import RUNBOOK_TEMPLATE, SuiteSize, runbook_context
 from migrate.runbooks.merge import (
     FACTS_BEGIN,
     FACTS_END,

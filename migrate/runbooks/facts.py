@@ -11,16 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
+from migrate.evals.rundir import runbook_path, runs_folder
 from migrate.history.git import Commit
-from migrate.history.runs import RUNBOOKS_DIR, RunRecord
+from migrate.history.runs import RunRecord
 from migrate.registry.load import DEFAULT_REGISTRY
 from migrate.registry.schema import Dependency, Gates
 from migrate.runbooks.merge import FACTS_BEGIN, FACTS_END, SIGNOFFS_MARKER
 from migrate.schedule.due import DependencyFacts, Due, Plan, Reason
-from migrate.schedule.quarters import Quarter, review_meeting
+from migrate.schedule.quarters import review_meeting
 from migrate.workspace import Workspace
 
 RUNBOOK_TEMPLATE = "runbook.md.j2"
@@ -32,11 +32,6 @@ class SuiteSize:
 
     cases: int | None
     problem: str | None = None
-
-
-def runbook_path(quarter: Quarter | str, dependency: str) -> str:
-    """Where a dependency's runbook lives, relative to the registry's folder."""
-    return (PurePosixPath(RUNBOOKS_DIR) / str(quarter) / f"{dependency}.md").as_posix()
 
 
 def days_phrase(days: int) -> str:
@@ -273,7 +268,7 @@ def runbook_context(ws: Workspace, plan: Plan, due: Due, suite: SuiteSize | None
         "quarter": str(plan.quarter),
         "as_of": as_of.isoformat(),
         "runbook": runbook_path(plan.quarter, dep_id),
-        "runs_dir": (PurePosixPath(RUNBOOKS_DIR) / str(plan.quarter) / dep_id / "runs").as_posix(),
+        "runs_dir": runs_folder(plan.quarter, dep_id),
         "registry": registry_file,
         "dependency": {
             "id": dep_id,

@@ -1,0 +1,105 @@
+"""Planning a run's calls: which generation and judge requests are still missing from the
+journal, and which earlier calls can be served from the cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from migrate.evals.journal import read_journal, request_hash
+from migrate.evals.judge import JUDGE_PARAMS, judge_extra, judge_messages
+from migrate.evals.record import (
+    Entry,
+    EntryKey,
+    RunInputs,
+    read_manifest,
+    try_read,
+)
+from migrate.evals.rundir import JOURNAL_FILE
+from migrate.evals.runner import CallSpec
+from migrate.llm import CallRecord
+
+
+def generation_specs(inputs: RunInputs, done: set[EntryKey]) -> list[CallSpec]:
+    """Every generation call of the run not yet journaled: case by case, so that a run
+    stopped half way has both sides of the cases it reached."""
+    manifest = inputs.manifest
+    targets = [manifest.baseline, *manifest.candidates]
+    specs = []
+    for case in inputs.cases:
+        messages = inputs.messages[case.id]
+        for sample in range(manifest.samples):
+            for target in targets:
+                if ("generate", target.model, case.id, sample, "") in done:
+                    continue
+                request = request_hash(
+                    target.model, target.api_base, messages, manifest.params, sample
+                )
+                specs.append(
+                    CallSpec(
+                        "generate", target, case.id, sample, "", messages, manifest.params, request
+                    )
+                )
+    return specs
+
+
+def judge_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallSpec]:
+    """Every judge call whose answer is journaled and whose verdict is not."""
+    manifest = inputs.manifest
+    judge = manifest.judge
+    if judge is None:
+        return []
+    specs = []
+    for case in inputs.cases:
+        for index, check in enumerate(inputs.checks_for[case.id]):
+            if check.type != "llm_judge":
+                continue
+            for target in [manifest.baseline, *manifest.candidates]:
+                for sample in range(manifest.samples):
+                    extra = judge_extra(target.model, index)
+                    if ("judge", judge.model, case.id, sample, extra) in entries:
+                        continue
+                    generated = entries.get(("generate", target.model, case.id, sample, ""))
+                    if generated is None or generated.record.error is not None:
+                        continue
+                    messages = judge_messages(
+                        inputs.messages[case.id],
+                        generated.record.text or "",
+                        check.rubric or str(check.value),
+                        case.expected,
+                    )
+                    request = request_hash(
+                        judge.model, judge.api_base, messages, JUDGE_PARAMS, sample
+                    )
+                    specs.append(
+                        CallSpec(
+                            "judge", judge, case.id, sample, extra, messages, JUDGE_PARAMS, request
+                        )
+                    )
+    return specs
+
+
+def cache_from_runs(
+    run_dirs: list[Path], exclude: Path, now: dt.datetime, max_age_days: float
+) -> dict[str, CallRecord]:
+    """Successful calls from this dependency's recent runs, by request hash."""
+    cache: dict[str, CallRecord] = {}
+    horizon = now - dt.timedelta(days=max_age_days)
+    for run_dir in run_dirs:
+        if run_dir == exclude:
+            continue
+        manifest = try_read(read_manifest, run_dir)
+        started = started_at(manifest.started_at) if manifest else None
+        if started is None or started < horizon:
+            continue
+        for entry in read_journal(run_dir / JOURNAL_FILE):
+            if entry.record.error is None:
+                cache.setdefault(entry.request, entry.record)
+    return cache
+
+
+def started_at(stamp: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return None

@@ -1,0 +1,271 @@
+"""One `migrate run`, start to finish: take the dependency's lock, prepare or reuse the
+inputs, make the calls that are still missing, then score, decide and write the record and
+the reports. `migrate report` re-derives the same outputs from a stored run.
+
+The run directory's files are described in record.py; `summary.json` is written last: a
+run without it is unfinished and can be resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrate import __version__
+from migrate.errors import UsageError
+from migrate.evals import rundir
+from migrate.evals.calls import cache_from_runs, generation_specs, judge_specs, started_at
+from migrate.evals.inputs import RunOptions, prepare
+from migrate.evals.journal import JournalWriter, load_entries, read_journal
+from migrate.evals.record import (
+    RunInputs,
+    Summary,
+    read_inputs,
+    read_manifest,
+    read_summary,
+    try_read,
+    write_inputs,
+    write_summary,
+)
+from migrate.evals.results import Results, evaluate, summarize
+from migrate.evals.rundir import JOURNAL_FILE, MANIFEST_FILE, SUMMARY_FILE
+from migrate.evals.runner import CallCounts, Progress, execute
+from migrate.files import relative_to
+from migrate.llm import CallRecord, ModelSeam
+from migrate.registry.load import Registry
+from migrate.reports import write_reports
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    results: Results
+    summary: Summary
+    reused: bool  # an identical finished run was found: no call was made
+    resumed: bool
+    counts: CallCounts
+
+
+def run_dependency(
+    registry: Registry,
+    options: RunOptions,
+    today: dt.date,
+    *,
+    now: Clock,
+    make_seam: Callable[[int, float, int], ModelSeam],
+    progress: Progress,
+) -> RunOutcome:
+    root = registry.root
+    settings = registry.settings.run
+    with rundir.dependency_lock(root, options.dependency):
+        existing = rundir.dependency_runs(root, options.dependency)
+        run_dir: Path | None = None
+        resumed = False
+        if options.resume:
+            run_dir = _resumable(root, existing, options)
+            inputs = read_inputs(run_dir)
+            resumed = True
+        else:
+            inputs = prepare(registry, options, today)
+            for candidate_dir in reversed(existing):
+                manifest = try_read(read_manifest, candidate_dir)
+                if manifest is None or manifest.inputs_sha256 != inputs.manifest.inputs_sha256:
+                    continue
+                finished = (candidate_dir / SUMMARY_FILE).exists()
+                if not finished and not options.new:
+                    run_dir, inputs, resumed = candidate_dir, read_inputs(candidate_dir), True
+                    break
+                started = started_at(manifest.started_at)
+                fresh = started is not None and now() - started <= dt.timedelta(
+                    days=settings.cache_max_age_days
+                )
+                if finished and fresh and options.use_cache and not options.new:
+                    return _reuse(candidate_dir, root)
+                break
+        if run_dir is None:
+            run_dir = _start(registry, inputs, now())
+
+        seam = make_seam(
+            options.concurrency or settings.concurrency,
+            options.timeout or settings.timeout_seconds,
+            settings.max_retries,
+        )
+        cache = (
+            cache_from_runs(existing, run_dir, now(), settings.cache_max_age_days)
+            if options.use_cache
+            else {}
+        )
+        counts = CallCounts()
+        journal = JournalWriter(run_dir / JOURNAL_FILE)
+        try:
+            asyncio.run(
+                _call_everything(inputs, run_dir, journal, seam, cache, progress, now, counts)
+            )
+        finally:
+            journal.close()
+            progress.finish()
+        results = evaluate_run(run_dir, inputs, root)
+        summary = summarize(
+            inputs.manifest, results, list(read_journal(run_dir / JOURNAL_FILE)), now(), counts.made
+        )
+        write_outputs(run_dir, inputs, results, summary, root)
+        return RunOutcome(run_dir, results, summary, reused=False, resumed=resumed, counts=counts)
+
+
+def _resumable(root: Path, existing: list[Path], options: RunOptions) -> Path:
+    matches = [d for d in existing if d.name == options.resume]
+    if not matches:
+        raise UsageError(
+            f"no run '{options.resume}' of '{options.dependency}' under {rundir.runs_root(root)}"
+        )
+    if (matches[-1] / SUMMARY_FILE).exists():
+        raise UsageError(
+            f"run {options.resume} is finished; use `migrate report {options.resume}` "
+            "to re-render it"
+        )
+    return matches[-1]
+
+
+def _start(registry: Registry, inputs: RunInputs, started: dt.datetime) -> Path:
+    """Create a new run directory and record the run's inputs in it."""
+    manifest = inputs.manifest
+    parent = rundir.quarter_runs(registry.root, manifest.quarter, manifest.dependency)
+    manifest.run_id = rundir.new_run_id(started, parent)
+    run_dir = parent / manifest.run_id
+    run_dir.mkdir(parents=True)
+    manifest.started_at = started.isoformat(timespec="seconds")
+    manifest.reproducibility = provenance(registry, inputs, started.date())
+    write_inputs(run_dir, inputs)
+    return run_dir
+
+
+def provenance(registry: Registry, inputs: RunInputs, today: dt.date) -> dict[str, object]:
+    """What reproducing the run needs beyond its inputs: versions and the files' commits."""
+    from migrate.history.git import read_git_facts
+    from migrate.llm import litellm_version
+
+    manifest = inputs.manifest
+    paths = [registry.root / p for p in [*manifest.prompt.files, manifest.suite.path]]
+    facts = read_git_facts(registry.root, paths, today)
+    commits = {}
+    for path in paths:
+        change = facts.last_change_of(path)
+        commits[relative_to(path, registry.root)] = (
+            {"commit": change.sha, "date": change.day.isoformat(), "author": change.author}
+            if change
+            else None
+        )
+    return {
+        "migrate_version": __version__,
+        "litellm_version": litellm_version(),
+        "python": platform.python_version(),
+        "last_commits": commits,
+    }
+
+
+async def _call_everything(
+    inputs: RunInputs,
+    run_dir: Path,
+    journal: JournalWriter,
+    seam: ModelSeam,
+    cache: dict[str, CallRecord],
+    progress: Progress,
+    now: Clock,
+    counts: CallCounts,
+) -> None:
+    entries = load_entries(run_dir / JOURNAL_FILE)
+    specs = generation_specs(inputs, set(entries))
+    models = inputs.manifest.models
+    total = len(inputs.cases) * inputs.manifest.samples
+    done = {m: sum(1 for k in entries if k[0] == "generate" and k[1] == m) for m in models}
+    progress.start("generate", {m: total for m in models}, done)
+    await execute(specs, journal, seam, cache, progress, now, counts)
+    entries = load_entries(run_dir / JOURNAL_FILE)
+    judges = judge_specs(inputs, entries)
+    if judges:
+        judge_model = judges[0].model
+        already = sum(1 for k in entries if k[0] == "judge")
+        progress.start("judge", {judge_model: len(judges) + already}, {judge_model: already})
+        await execute(judges, journal, seam, cache, progress, now, counts)
+
+
+def previous_baseline(
+    run_dirs: list[Path], current: Path, baseline: str
+) -> tuple[str, dict[str, float | None]] | None:
+    """The latest earlier finished run's per-case outcomes on the same current model."""
+    for run_dir in reversed(run_dirs):
+        if run_dir == current or run_dir.name >= current.name:
+            continue
+        summary = try_read(read_summary, run_dir)
+        if summary is None or summary.models.baseline != baseline:
+            continue
+        outcomes = summary.outcomes.get(baseline)
+        if outcomes is not None:
+            return summary.run_id, outcomes
+    return None
+
+
+def evaluate_run(run_dir: Path, inputs: RunInputs, workspace_root: Path) -> Results:
+    """Score and compare everything the journal holds (no model call)."""
+    manifest = inputs.manifest
+    run_dirs = rundir.dependency_runs(workspace_root, manifest.dependency)
+    return evaluate(
+        baseline=manifest.baseline.model,
+        candidates=[c.model for c in manifest.candidates],
+        cases=inputs.cases,
+        samples=manifest.samples,
+        checks_for=inputs.checks_for,
+        entries=load_entries(run_dir / JOURNAL_FILE),
+        judge_model=manifest.judge.model if manifest.judge else None,
+        gates=manifest.gates,
+        max_error_rate=manifest.max_error_rate,
+        previous_baseline=previous_baseline(run_dirs, run_dir, manifest.baseline.model),
+    )
+
+
+def write_outputs(
+    run_dir: Path, inputs: RunInputs, results: Results, summary: Summary, workspace_root: Path
+) -> None:
+    write_reports(run_dir, inputs, results, summary, workspace_root)
+    write_summary(run_dir, summary)  # last: its presence marks the run finished
+
+
+def _reuse(run_dir: Path, workspace_root: Path) -> RunOutcome:
+    """An identical run finished recently: re-render its reports, make no call."""
+    inputs = read_inputs(run_dir)
+    results = evaluate_run(run_dir, inputs, workspace_root)
+    summary = read_summary(run_dir)
+    write_reports(run_dir, inputs, results, summary, workspace_root)
+    return RunOutcome(run_dir, results, summary, reused=True, resumed=False, counts=CallCounts())
+
+
+def rerender(run_dir: Path, workspace_root: Path, now: Clock) -> RunOutcome:
+    """`migrate report`: re-derive summary and reports from the journal, without a call."""
+    if not (run_dir / MANIFEST_FILE).exists():
+        raise UsageError(f"{run_dir}: no {MANIFEST_FILE} here; not a run directory")
+    inputs = read_inputs(run_dir)
+    results = evaluate_run(run_dir, inputs, workspace_root)
+    previous = try_read(read_summary, run_dir)
+    finished = _finished_at(previous.finished_at) if previous else None
+    summary = summarize(
+        inputs.manifest,
+        results,
+        list(read_journal(run_dir / JOURNAL_FILE)),
+        finished or now(),
+        previous.calls.made_this_time if previous else 0,
+    )
+    write_outputs(run_dir, inputs, results, summary, workspace_root)
+    return RunOutcome(run_dir, results, summary, reused=True, resumed=False, counts=CallCounts())
+
+
+def _finished_at(stamp: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(stamp)
+    except ValueError:  # a summary edited by hand
+        return None

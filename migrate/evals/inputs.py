@@ -1,0 +1,197 @@
+"""A run's inputs from the registry: the suite's cases with their prompts rendered and their
+checks resolved, validated before the first call. `migrate run` uses them to start a run;
+`migrate check` uses the same validation to report what a run would refuse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrate.errors import InputError, Problem, UsageError
+from migrate.evals.checks import render_value
+from migrate.evals.prompt import PromptTemplate
+from migrate.evals.record import Manifest, PromptRef, RunInputs, SuiteRef, check_json
+from migrate.evals.suite import Case, CheckSpec, load_suite
+from migrate.files import relative_to
+from migrate.llm import Target
+from migrate.registry.load import Registry
+from migrate.registry.schema import Dependency
+from migrate.schedule.quarters import Quarter, migration_window, next_window
+from migrate.secrets import redact, register_secret_env
+
+_USES_EXPECTED = re.compile(r"\{\{-?\s*expected\b")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    dependency: str
+    candidates: list[str] | None = None
+    samples: int | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    limit: int | None = None
+    resume: str | None = None
+    new: bool = False
+    use_cache: bool = True
+
+
+@dataclass
+class SuiteInputs:
+    """A dependency's cases, each with its rendered messages and its checks."""
+
+    cases: list[Case]
+    messages: dict[str, list[dict[str, str]]]
+    checks_for: dict[str, list[CheckSpec]]
+    suite_sha256: str
+    cases_in_file: int
+    prompt_sha256: str
+    base_checks: list[CheckSpec]
+
+
+def run_quarter(today: dt.date, registry: Registry) -> Quarter:
+    """The quarter a run is filed under: the window open today, else the next window."""
+    current = migration_window(Quarter.containing(today), registry.settings.window)
+    if current.start <= today <= current.end:
+        return current.quarter
+    return next_window(today, registry.settings.window).quarter
+
+
+def target_of(registry: Registry, model: str) -> Target:
+    entry = registry.model(model)
+    return Target(
+        model=model,
+        api_base=entry.api_base,
+        api_key_env=entry.api_key_env,
+        input_cost_per_mtok=entry.input_cost_per_mtok,
+        output_cost_per_mtok=entry.output_cost_per_mtok,
+        max_concurrency=entry.max_concurrency,
+    )
+
+
+def _stored(target: Target) -> Target:
+    """A target as a run records it: a key that slipped into a URL never reaches a file."""
+    return dataclasses.replace(target, api_base=redact(target.api_base or "") or None)
+
+
+def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) -> SuiteInputs:
+    """Load and render a dependency's suite; InputError lists every case a run would refuse."""
+    assert dependency.eval is not None
+    suite_display = relative_to(registry.root / dependency.eval.cases, Path.cwd())
+    suite = load_suite(registry.root / dependency.eval.cases, suite_display)
+    prompts = [
+        PromptTemplate.from_file(
+            registry.root / name, relative_to(registry.root / name, Path.cwd())
+        )
+        for name in dependency.prompt_files
+    ]
+    cases = list(suite.cases[:limit] if limit else suite.cases)
+    base_checks = [CheckSpec.from_check(c) for c in dependency.eval.checks]
+    uses_expected = [str(c.value) for c in base_checks if _USES_EXPECTED.search(str(c.value))]
+    problems: list[Problem] = []
+    checks_for: dict[str, list[CheckSpec]] = {}
+    messages: dict[str, list[dict[str, str]]] = {}
+    for case in cases:
+        checks = [*base_checks, *case.checks]
+        if not checks:
+            message = (
+                f"case '{case.id}' has no checks: add eval.checks to the registry "
+                "or checks to the case"
+            )
+            problems.append(Problem(suite_display, case.line, "checks", message))
+            continue
+        if uses_expected and case.expected is None and "expected" not in case.vars:
+            message = f"case '{case.id}' has no 'expected' for {uses_expected[0]!r}"
+            problems.append(Problem(suite_display, case.line, "expected", message))
+            continue
+        variables = case.vars
+        if "expected" not in variables:
+            variables = {**variables, "expected": case.expected}
+        try:
+            for spec in checks:  # a typo in a check value must fail now, not after the calls
+                render_value(spec.value, case)
+            rendered = [p.render(variables, case.id, case.line, suite_display) for p in prompts]
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        except UsageError as exc:
+            problems.append(Problem(suite_display, case.line, "checks", exc.message))
+            continue
+        checks_for[case.id] = checks
+        messages[case.id] = rendered[0]
+    if problems:
+        raise InputError(problems)
+    return SuiteInputs(
+        cases=cases,
+        messages=messages,
+        checks_for=checks_for,
+        suite_sha256=suite.sha256,
+        cases_in_file=len(suite.cases),
+        prompt_sha256=hashlib.sha256(prompts[0].source.encode()).hexdigest(),
+        base_checks=base_checks,
+    )
+
+
+def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInputs:
+    """Validate everything a run needs before the first call; errors name file and line."""
+    dependency = registry.dependencies.get(options.dependency)
+    if dependency is None:
+        known = ", ".join(sorted(registry.dependencies)) or "none"
+        raise UsageError(f"unknown dependency '{options.dependency}' (the registry has: {known})")
+    where = f"{registry.display_path()}:{registry.line_of('dependencies', options.dependency)}"
+    if dependency.eval is None:
+        raise UsageError(
+            f"{where}: dependency '{options.dependency}' has no eval suite "
+            "('eval: {cases: ...}'); there is nothing to run"
+        )
+    if not dependency.prompt_files:
+        raise UsageError(f"{where}: dependency '{options.dependency}' has no prompt")
+    candidates = options.candidates if options.candidates is not None else dependency.candidates
+    for name in [dependency.model, *candidates]:
+        if name not in registry.models:
+            raise UsageError(
+                f"unknown model '{name}' (add it under 'models' in {registry.display_path()})"
+            )
+    for name in candidates:
+        if name == dependency.model:
+            raise UsageError(f"'{name}' is the current model, not a candidate")
+    inputs = suite_inputs(registry, dependency, options.limit)
+    judge = None
+    if any(s.type == "llm_judge" for specs in inputs.checks_for.values() for s in specs):
+        if registry.settings.judge_model is None:
+            raise UsageError(
+                f"{registry.display_path()}: the suite uses llm_judge checks but "
+                "settings.judge_model is not set"
+            )
+        judge = target_of(registry, registry.settings.judge_model)
+    targets = [target_of(registry, m) for m in [dependency.model, *candidates]]
+    for target in [*targets, *([judge] if judge else [])]:
+        if target.api_key_env:
+            register_secret_env(target.api_key_env)
+    manifest = Manifest(
+        dependency=options.dependency,
+        quarter=str(run_quarter(today, registry)),
+        baseline=_stored(targets[0]),
+        candidates=[_stored(t) for t in targets[1:]],
+        judge=_stored(judge) if judge else None,
+        params=dependency.params,
+        samples=options.samples or dependency.eval.samples,
+        limit=options.limit,
+        suite=SuiteRef(
+            path=dependency.eval.cases,
+            sha256=inputs.suite_sha256,
+            cases=len(inputs.cases),
+            cases_in_file=inputs.cases_in_file,
+        ),
+        prompt=PromptRef(files=dependency.prompt_files, sha256=inputs.prompt_sha256),
+        checks=[check_json(s) for s in inputs.base_checks],
+        gates=dependency.gates,
+        max_error_rate=registry.settings.run.max_error_rate,
+    )
+    prepared = RunInputs(manifest, inputs.cases, inputs.messages, inputs.checks_for)
+    manifest.inputs_sha256 = prepared.identity()
+    return prepared

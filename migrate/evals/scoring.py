@@ -1,0 +1,102 @@
+"""Score each sample of each case from the journal: pass, fail, or an error kept apart.
+
+An errored call (after retries) or a missing judge verdict is an error, never a failure: an
+errored sample is not scored, and a case with no scored sample drops out of the comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from migrate.evals.checks import JudgeVerdict, Score, judge_key, score
+from migrate.evals.judge import judge_extra, parse_judge
+from migrate.evals.record import Entry, EntryKey
+from migrate.evals.suite import Case, CheckSpec
+
+
+@dataclass
+class Sample:
+    index: int
+    entry: Entry | None  # None: never recorded (the run did not finish)
+    score: Score | None  # None when the call or its judge errored
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error is not None or self.score is None:
+            return "error"
+        return "pass" if self.score.passed else "fail"
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    samples: list[Sample]
+
+    @property
+    def scored(self) -> list[Sample]:
+        return [s for s in self.samples if s.status != "error"]
+
+    @property
+    def pass_fraction(self) -> float | None:
+        scored = self.scored
+        if not scored:
+            return None
+        return sum(s.status == "pass" for s in scored) / len(scored)
+
+    @property
+    def refusal_fraction(self) -> float | None:
+        scored = self.scored
+        if not scored:
+            return None
+        return sum(bool(s.score and s.score.refusal) for s in scored) / len(scored)
+
+    @property
+    def flaky(self) -> bool:
+        statuses = {s.status for s in self.scored}
+        return statuses == {"pass", "fail"}
+
+
+def score_model(
+    model: str,
+    cases: list[Case],
+    samples: int,
+    checks_for: dict[str, list[CheckSpec]],
+    entries: dict[EntryKey, Entry],
+    judge_model: str | None,
+) -> list[CaseResult]:
+    results = []
+    for case in cases:
+        checks = checks_for[case.id]
+        rows = []
+        for index in range(samples):
+            entry = entries.get(("generate", model, case.id, index, ""))
+            if entry is None:
+                rows.append(Sample(index, None, None, "NotRun"))
+                continue
+            if entry.record.error is not None:
+                rows.append(Sample(index, entry, None, entry.record.error))
+                continue
+            judges: dict[str, JudgeVerdict] = {}
+            judge_error = None
+            for check_index, spec in enumerate(checks):
+                if spec.type != "llm_judge":
+                    continue
+                judged = entries.get(
+                    ("judge", judge_model or "", case.id, index, judge_extra(model, check_index))
+                )
+                verdict = parse_judge(judged.record.text) if judged else None
+                if verdict is None:
+                    judge_error = (
+                        "JudgeError"
+                        if judged is None or judged.record.error is None
+                        else f"Judge{judged.record.error}"
+                    )
+                    break
+                judges[judge_key(check_index)] = verdict
+            if judge_error:
+                rows.append(Sample(index, entry, None, judge_error))
+                continue
+            rows.append(Sample(index, entry, score(entry.record.text or "", case, checks, judges)))
+        results.append(CaseResult(case, rows))
+    return results
