@@ -16,9 +16,9 @@ from conftest import write
 from markdown_it import MarkdownIt
 
 from migrate.evals.flow import evaluate_run, write_outputs
-from migrate.evals.inputs import RunOptions, prepare
+from migrate.evals.inputs import RunOptions, prepare, write_inputs
 from migrate.evals.journal import JournalWriter, read_journal
-from migrate.evals.record import Entry, write_inputs
+from migrate.evals.record import Entry
 from migrate.evals.results import summarize
 from migrate.llm import CallRecord
 from migrate.registry.load import load_registry

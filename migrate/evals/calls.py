@@ -6,15 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from migrate.evals.inputs import RunInputs
 from migrate.evals.journal import read_journal, request_hash
 from migrate.evals.judge import JUDGE_PARAMS, judge_extra, judge_messages
-from migrate.evals.record import (
-    Entry,
-    EntryKey,
-    RunInputs,
-    read_manifest,
-    try_read,
-)
+from migrate.evals.record import Entry, EntryKey, read_manifest, try_read
 from migrate.evals.rundir import JOURNAL_FILE
 from migrate.evals.runner import CallSpec
 from migrate.llm import CallRecord

@@ -19,18 +19,9 @@ from migrate import __version__
 from migrate.errors import UsageError
 from migrate.evals import rundir
 from migrate.evals.calls import cache_from_runs, generation_specs, judge_specs, started_at
-from migrate.evals.inputs import RunOptions, prepare
+from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, write_inputs
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
-from migrate.evals.record import (
-    RunInputs,
-    Summary,
-    read_inputs,
-    read_manifest,
-    read_summary,
-    try_read,
-    write_inputs,
-    write_summary,
-)
+from migrate.evals.record import Summary, read_manifest, read_summary, try_read, write_summary
 from migrate.evals.results import Results, evaluate, summarize
 from migrate.evals.rundir import JOURNAL_FILE, MANIFEST_FILE, SUMMARY_FILE
 from migrate.evals.runner import CallCounts, Progress, execute

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,19 @@ from pathlib import Path
 from migrate.errors import InputError, Problem, UsageError
 from migrate.evals.checks import render_value
 from migrate.evals.prompt import PromptTemplate
-from migrate.evals.record import Manifest, PromptRef, RunInputs, SuiteRef, check_json
+from migrate.evals.record import (
+    Manifest,
+    PromptRef,
+    StoredCase,
+    SuiteRef,
+    case_from_record,
+    check_from_json,
+    check_json,
+    read_cases,
+    read_manifest,
+    write_cases,
+    write_manifest,
+)
 from migrate.evals.suite import Case, CheckSpec, load_suite
 from migrate.files import relative_to
 from migrate.llm import Target
@@ -51,6 +64,33 @@ class SuiteInputs:
     cases_in_file: int
     prompt_sha256: str
     base_checks: list[CheckSpec]
+
+
+@dataclass
+class RunInputs:
+    """A run's inputs, fresh from the registry or read back from a run directory."""
+
+    manifest: Manifest
+    cases: list[Case]
+    messages: dict[str, list[dict[str, str]]]  # case id -> rendered messages
+    checks_for: dict[str, list[CheckSpec]]  # case id -> the dependency's checks + its own
+
+    def identity(self) -> str:
+        """Everything that decides the calls and the verdict; equal means the same run."""
+        material = {
+            "manifest": self.manifest.identity(),
+            "cases": [
+                [
+                    c.id,
+                    self.messages[c.id],
+                    c.expected,
+                    [check_json(s) for s in self.checks_for[c.id]],
+                ]
+                for c in self.cases
+            ],
+        }
+        encoded = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def run_quarter(today: dt.date, registry: Registry) -> Quarter:
@@ -195,3 +235,32 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
     prepared = RunInputs(manifest, inputs.cases, inputs.messages, inputs.checks_for)
     manifest.inputs_sha256 = prepared.identity()
     return prepared
+
+
+def write_inputs(run_dir: Path, inputs: RunInputs) -> None:
+    stored = [
+        StoredCase(
+            id=case.id,
+            vars=case.vars,
+            expected=case.expected,
+            line=case.line,
+            checks=[check_json(s) for s in case.checks],
+            messages=inputs.messages[case.id],
+        )
+        for case in inputs.cases
+    ]
+    write_cases(run_dir, stored)
+    write_manifest(run_dir, inputs.manifest)
+
+
+def read_inputs(run_dir: Path) -> RunInputs:
+    """The inputs as stored in a run directory (for resume and for `migrate report`)."""
+    manifest = read_manifest(run_dir)
+    base_checks = [check_from_json(c) for c in manifest.checks]
+    cases, messages, checks_for = [], {}, {}
+    for stored in read_cases(run_dir):
+        case = case_from_record(stored)
+        cases.append(case)
+        messages[case.id] = stored.messages
+        checks_for[case.id] = [*base_checks, *case.checks]
+    return RunInputs(manifest, cases, messages, checks_for)

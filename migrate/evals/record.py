@@ -12,14 +12,12 @@ Every file carries `version`; version 1 is the format of the first release and s
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from migrate.errors import ExitCode, UsageError
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
@@ -63,6 +61,22 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def _known_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for check in checks:
+        check_from_json(check)
+    return checks
+
+
+def _readable_message(message: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
+        raise ValueError("a message without a string role and content")
+    return message
+
+
+StoredChecks = Annotated[list[dict[str, Any]], AfterValidator(_known_checks)]
+Message = Annotated[dict[str, Any], AfterValidator(_readable_message)]
+
+
 # --- run.json ------------------------------------------------------------------------------
 
 
@@ -93,20 +107,13 @@ class Manifest(_Record):
     limit: int | None = None
     suite: SuiteRef
     prompt: PromptRef
-    checks: list[dict[str, Any]]  # the dependency's checks, as check_json writes them
+    checks: StoredChecks  # the dependency's checks, as check_json writes them
     gates: Gates
     max_error_rate: float
     inputs_sha256: str = ""
     run_id: str = ""
     started_at: str = ""
     reproducibility: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("checks")
-    @classmethod
-    def _known_check_types(cls, checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for check in checks:
-            check_from_json(check)
-        return checks
 
     @property
     def models(self) -> list[str]:
@@ -126,25 +133,8 @@ class StoredCase(_Record):
     vars: dict[str, Any]
     expected: Any = None
     line: int | None = None
-    checks: list[dict[str, Any]] = Field(default_factory=list)  # the case's own checks
-    messages: list[dict[str, Any]]
-
-    @field_validator("messages")
-    @classmethod
-    def _readable_messages(cls, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for message in messages:
-            if not isinstance(message.get("role"), str) or not isinstance(
-                message.get("content"), str
-            ):
-                raise ValueError("a message without a string role and content")
-        return messages
-
-    @field_validator("checks")
-    @classmethod
-    def _known_check_types(cls, checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for check in checks:
-            check_from_json(check)
-        return checks
+    checks: StoredChecks = Field(default_factory=list)  # the case's own checks
+    messages: list[Message]
 
 
 def check_json(spec: CheckSpec) -> dict[str, Any]:
@@ -156,7 +146,10 @@ def check_from_json(data: Any) -> CheckSpec:
     if not isinstance(data, dict):
         raise ValueError("a check that is not an object")
     known = {f.name for f in dataclasses.fields(CheckSpec)}
-    spec = CheckSpec(**{k: v for k, v in data.items() if k in known})
+    try:
+        spec = CheckSpec(**{k: v for k, v in data.items() if k in known})
+    except TypeError as exc:  # a required field is missing
+        raise ValueError(f"a check without its fields ({exc})") from None
     if spec.type not in CheckType.__args__ or not isinstance(spec.schema, dict | None):  # type: ignore[attr-defined]
         raise ValueError(f"unknown check {spec.type!r}")
     return dataclasses.replace(spec, negate=bool(spec.negate))
@@ -198,18 +191,8 @@ class Entry(BaseModel):
         return (self.kind, self.model, self.case, self.sample, self.extra)
 
     def to_line(self) -> bytes:
-        data = {
-            "kind": self.kind,
-            "model": self.model,
-            "case": self.case,
-            "sample": self.sample,
-            "extra": self.extra,
-            "request": self.request,
-            "at": self.at,
-            "cached": self.cached,
-            "record": self.record.to_json(),
-        }
-        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        line = json.dumps(self.model_dump(), ensure_ascii=False, separators=(",", ":"))
+        return (line + "\n").encode()
 
     @classmethod
     def from_line(cls, line: bytes) -> Entry:
@@ -433,62 +416,3 @@ def read_cases(run_dir: Path) -> list[StoredCase]:
                 f"{path}:{number}: not a readable case ({_first_problem(exc)})"
             ) from None
     return cases
-
-
-# --- a run's inputs: run.json and cases.jsonl together ---------------------------------------
-
-
-@dataclass
-class RunInputs:
-    """A run's inputs, fresh from the registry or read back from a run directory."""
-
-    manifest: Manifest
-    cases: list[Case]
-    messages: dict[str, list[dict[str, str]]]  # case id -> rendered messages
-    checks_for: dict[str, list[CheckSpec]]  # case id -> the dependency's checks + its own
-
-    def identity(self) -> str:
-        """Everything that decides the calls and the verdict; equal means the same run."""
-        material = {
-            "manifest": self.manifest.identity(),
-            "cases": [
-                [
-                    c.id,
-                    self.messages[c.id],
-                    c.expected,
-                    [check_json(s) for s in self.checks_for[c.id]],
-                ]
-                for c in self.cases
-            ],
-        }
-        encoded = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(encoded.encode()).hexdigest()
-
-
-def write_inputs(run_dir: Path, inputs: RunInputs) -> None:
-    stored = [
-        StoredCase(
-            id=case.id,
-            vars=case.vars,
-            expected=case.expected,
-            line=case.line,
-            checks=[check_json(s) for s in case.checks],
-            messages=inputs.messages[case.id],
-        )
-        for case in inputs.cases
-    ]
-    write_cases(run_dir, stored)
-    write_manifest(run_dir, inputs.manifest)
-
-
-def read_inputs(run_dir: Path) -> RunInputs:
-    """The inputs as stored in a run directory (for resume and for `migrate report`)."""
-    manifest = read_manifest(run_dir)
-    base_checks = [check_from_json(c) for c in manifest.checks]
-    cases, messages, checks_for = [], {}, {}
-    for stored in read_cases(run_dir):
-        case = case_from_record(stored)
-        cases.append(case)
-        messages[case.id] = stored.messages
-        checks_for[case.id] = [*base_checks, *case.checks]
-    return RunInputs(manifest, cases, messages, checks_for)

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from migrate.evals.record import RunInputs, Summary
+from migrate.evals.inputs import RunInputs
+from migrate.evals.record import Summary
 from migrate.evals.results import Results
 from migrate.files import write_atomic
 from migrate.reports.charts import latency_chart, outcome_chart
