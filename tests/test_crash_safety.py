@@ -371,7 +371,7 @@ WRITERS_ALLOWED = {
     ("migrate/files.py", "write_atomic"): "the atomic writer itself",
     ("migrate/evals/journal.py", "__init__"): "the journal: one O_APPEND write(2) per call",
     ("migrate/evals/journal.py", "_repair_torn_tail"): "ends a torn last journal line",
-    ("migrate/evals/session.py", "dependency_lock"): "the lock file: the flock is the state",
+    ("migrate/evals/rundir.py", "dependency_lock"): "the lock file: the flock is the state",
     ("migrate/lifecycle/write.py", "_scratch_copy"): "a temporary copy, validated then deleted",
 }
 

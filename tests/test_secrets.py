@@ -187,9 +187,9 @@ def test_a_key_written_into_the_registry_is_refused_without_echoing_it(
 
 
 def crafted_run(tmp_path: Path, cli: CliRunner) -> Path:
-    """A finished run whose run.json holds a key among its params and whose journal holds a
-    latency of the wrong type, so that `migrate report` fails deep inside, while scoring,
-    with the key in a local variable."""
+    """A finished run whose run.json holds a key among its params: `migrate report` on it,
+    with scoring made to fail (see migrate_subprocess), fails deep inside with the key in a
+    local variable."""
     with ScriptedServer({"good": correct(), "cand": correct()}) as server:
         root = write_workspace(tmp_path / "ws", server.api_base, cases=3)
         result = invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
@@ -198,18 +198,28 @@ def crafted_run(tmp_path: Path, cli: CliRunner) -> Path:
     manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     manifest["params"]["note"] = SENTINELS["TEST_LLM_KEY"]
     (run_dir / "run.json").write_text(json.dumps(manifest), encoding="utf-8")
-    journal = run_dir / "journal.jsonl"
-    first, *rest = journal.read_text(encoding="utf-8").splitlines()
-    entry = json.loads(first)
-    entry["record"]["latency"] = {"seconds": 1}  # sorting latencies: a TypeError, no value
-    journal.write_text("\n".join([json.dumps(entry), *rest]) + "\n", encoding="utf-8")
     return run_dir
 
 
+# Every input a user can edit is validated before scoring, so an internal error needs a bug:
+# this one is planted in the subprocess, in scoring, with the key in a local variable.
+INTERNAL_ERROR = """
+import sys
+import migrate.evals.flow as flow
+def evaluate_run(run_dir, inputs, workspace_root):
+    key = inputs.manifest.params["note"]
+    return sorted([key, 1])  # TypeError: str < int
+flow.evaluate_run = evaluate_run
+from migrate.cli import main
+sys.argv = ["migrate", "report", sys.argv[1]]
+main()
+"""
+
+
 def migrate_subprocess(run_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m migrate report`: a real process, with typer's own exception printing."""
+    """`migrate report` in a real process, with typer's own exception printing."""
     return subprocess.run(
-        [sys.executable, "-m", "migrate", "report", str(run_dir)],
+        [sys.executable, "-c", INTERNAL_ERROR, str(run_dir)],
         env={**os.environ, **env},  # the sentinels are set; MIGRATE_DEBUG only when asked
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from migrate.evals.record import Entry, EntryKey
+from migrate.evals.record import Entry, EntryKey, entry_from_json
 from migrate.evals.rundir import JOURNAL_FILE
 
 __all__ = ["JOURNAL_FILE", "Entry", "EntryKey", "JournalWriter", "load_entries", "read_journal"]
@@ -39,19 +39,21 @@ def request_hash(
 
 
 def read_journal(path: Path) -> Iterator[Entry]:
-    """Every complete entry; a torn or foreign line (a crash mid-write) is skipped."""
+    """Every complete entry. A torn line (a crash mid-write: no newline, or cut JSON) is
+    skipped; a whole JSON line that is no entry (edited by hand) is refused, naming it."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
         return
     with handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
                 continue
             try:
-                yield Entry.from_line(line)
-            except ValueError:  # pydantic's ValidationError is a ValueError
+                data = json.loads(line)
+            except ValueError:
                 continue
+            yield entry_from_json(data, f"{path}:{number}")
 
 
 def load_entries(path: Path) -> dict[EntryKey, Entry]:

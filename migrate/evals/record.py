@@ -194,10 +194,13 @@ class Entry(BaseModel):
         line = json.dumps(self.model_dump(), ensure_ascii=False, separators=(",", ":"))
         return (line + "\n").encode()
 
-    @classmethod
-    def from_line(cls, line: bytes) -> Entry:
-        """ValueError for a line that is no entry (a torn write, or one edited by hand)."""
-        return cls.model_validate_json(line)
+
+def entry_from_json(data: Any, where: str) -> Entry:
+    """A journal entry read back; RecordError naming `where` when it is not one."""
+    try:
+        return Entry.model_validate(data)
+    except ValidationError as exc:
+        raise RecordError(f"{where}: not a journal entry ({_first_problem(exc)})") from None
 
 
 # --- summary.json --------------------------------------------------------------------------
