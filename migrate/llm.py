@@ -36,6 +36,17 @@ RETRYABLE = {
     "MalformedResponse",
     "EmptyResponse",
 }
+# Errors that say the run is set up wrong (a key, a permission, a model name, a parameter):
+# every call would fail the same way, so a run stops at the first one. A content filter or
+# an overlong prompt, in contrast, belongs to one case.
+CONFIGURATION_ERRORS = {
+    "MissingKey",
+    "AuthenticationError",
+    "PermissionDenied",
+    "NotFound",
+    "BadRequest",
+    "Unprocessable",
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class Target:
     input_cost_per_mtok: float | None = None
     output_cost_per_mtok: float | None = None
     max_concurrency: int | None = None  # a server's own limit, e.g. llama.cpp's slots
+    drop_params: bool = False  # litellm drops the params this model does not support
 
 
 @dataclass
@@ -211,6 +223,8 @@ def classify(exc: BaseException) -> tuple[str, float | None]:
         return "ContentFiltered", None
     if name in {"BadRequestError", "UnsupportedParamsError"} or status == 400:
         return "BadRequest", None
+    if name == "UnprocessableEntityError" or status == 422:
+        return "Unprocessable", None
     return name, None
 
 
@@ -300,6 +314,8 @@ class ModelSeam:
         }
         if target.api_base:
             kwargs["api_base"] = target.api_base
+        if target.drop_params:
+            kwargs["drop_params"] = True
         if target.input_cost_per_mtok is not None and target.output_cost_per_mtok is not None:
             # The registry's prices, for litellm's own per-call cost bookkeeping: priced up
             # front, it skips searching its map for a model it does not know (a local

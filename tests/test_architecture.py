@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
+        "migrate.evals.preflight",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together

@@ -232,9 +232,10 @@ def test_fault_loses_nothing_and_is_reported_as_an_error(
 def test_a_429_storm_shrinks_concurrency_and_never_exceeds_the_limit(
     cli, tmp_path: Path, server: ScriptedServer
 ) -> None:
-    """The first 40 requests are all rate limited: after the first wave of 429s, the run
-    keeps at most half its configured concurrency in flight while the storm lasts."""
-    storm = 40
+    """The 40 requests after the two canaries are all rate limited: after the first wave of
+    429s, the run keeps at most half its configured concurrency in flight while the storm
+    lasts."""
+    storm, canaries = 40, 2  # one first call per model, answered before the fan-out
     arrivals: list[tuple[int, int, bool]] = []  # (index, in flight on arrival, rate limited)
     answer = correct(delay=0.05)
 
@@ -242,7 +243,7 @@ def test_a_429_storm_shrinks_concurrency_and_never_exceeds_the_limit(
         with server._lock:
             index = sum(server.calls.values()) - 1
             in_flight = server.in_flight
-        limited = index < storm
+        limited = canaries <= index < canaries + storm
         arrivals.append((index, in_flight, limited))
         if limited:
             INJECTED["429-storm"] += 1
@@ -265,9 +266,10 @@ def test_a_429_storm_shrinks_concurrency_and_never_exceeds_the_limit(
     assert len(keys) == len(set(keys)) == 80
     assert server.total_calls() == 80 + storm
     assert server.max_in_flight <= 8  # never more than the configured concurrency
-    first_wave = max(in_flight for index, in_flight, _ in arrivals if index < 8)
+    fan_out = canaries + 8
+    first_wave = max(in_flight for index, in_flight, _ in arrivals if canaries <= index < fan_out)
     during_storm = max(
-        in_flight for index, in_flight, limited in arrivals if limited and index >= 8
+        in_flight for index, in_flight, limited in arrivals if limited and index >= fan_out
     )
     assert first_wave > 4  # the run did start at its full concurrency ...
     assert during_storm <= 4  # ... and halved it at the first 429s

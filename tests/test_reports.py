@@ -157,6 +157,7 @@ def test_report_md_keeps_its_structure_after_hostile_output(hostile_run: Path) -
         "INCONCLUSIVE: summarizer, vendor/old → vendor/new",
         "Gates",
         "Metrics",
+        "Errors, in the provider's words",
         "Regressions on vendor/new (1)",
         "`regressed`",
         "Drift of vendor/old",

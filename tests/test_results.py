@@ -202,7 +202,7 @@ def test_a_model_with_no_output_has_no_metrics_but_errors() -> None:
                   max_error_rate=1.0)  # fmt: skip
     metrics = results.metrics[CAND]
     assert metrics.pass_rate is None and metrics.latency_p95 is None
-    assert metrics.errors_by_class == {"Timeout": 2, "NotRun": 1, "ServerError": 1}
+    assert metrics.errors_by_class == {"Timeout": 2, "NotAttempted": 1, "ServerError": 1}
     assert results.comparisons[CAND].verdict == INCONCLUSIVE
     assert results.comparisons[CAND].explanation.startswith("No case was scored on both")
 
@@ -271,7 +271,7 @@ def test_error_past_max_error_rate_is_an_infrastructure_error() -> None:
         "17 cases scored on both models."
     )
     assert results.infrastructure_failure == (
-        "vendor/new: 3 of 20 calls failed (15% > 10% allowed; RateLimited x3)"
+        'vendor/new: 3 of 20 calls failed (15% > 10% allowed): RateLimited x3 ("read timed out")'
     )
 
 

@@ -402,21 +402,18 @@ def test_unknown_dependency_and_bad_suite_are_usage_errors(
     assert not run_dirs(root)
 
 
-def test_missing_key_is_an_error_per_call_not_a_crash(
+def test_a_missing_key_stops_the_run_before_any_call_naming_the_variable(
     cli, tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TEST_LLM_KEY")
     server.behaviours.update(good=correct(), cand=correct())
     root = write_workspace(tmp_path / "ws", server.api_base, cases=3)
     result = run(cli, root)
-    assert result.exit_code == 4
-    summary = summary_of(run_dirs(root)[0])
-    assert summary["metrics"]["openai/good"]["errors_by_class"] == {"MissingKey": 3}
-    assert (
-        "TEST_LLM_KEY is not set" in (run_dirs(root)[0] / "report.md").read_text()
-        or "MissingKey" in summary["infrastructure_failure"]
-    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("migrate: error: no call made:")
+    assert "set the environment variable TEST_LLM_KEY" in result.stderr
     assert server.total_calls() == 0
+    assert not run_dirs(root)  # nothing to resume: nothing was started
 
 
 def test_a_models_own_concurrency_limit_is_respected(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from migrate.console import print_json, say
 from migrate.evals.flow import Clock, RunOutcome, run_dependency
 from migrate.evals.inputs import RunOptions
 from migrate.evals.progress import progress_for
+from migrate.evals.results import error_breakdown
 from migrate.files import relative_to
 from migrate.llm import ModelSeam
 from migrate.registry.load import load_registry
@@ -35,6 +37,10 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
     )
     if results.infrastructure_failure:
         lines.append(f"  infrastructure: {results.infrastructure_failure}")
+    else:
+        for model, metrics in results.metrics.items():
+            if metrics.errors:
+                lines.append(f"  errors on {model}: {error_breakdown(metrics)}")
     for model, comparison in results.comparisons.items():
         lines.append(
             f"  {model}: {comparison.verdict}: {len(comparison.regressions)} "
@@ -87,6 +93,7 @@ def run(
         now=now,
         make_seam=lambda c, t, r: ModelSeam(concurrency=c, timeout=t, max_retries=r),
         progress=progress_for(progress and not as_json),
+        environ=os.environ,
     )
     if as_json:
         print_json(

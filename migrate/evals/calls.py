@@ -8,7 +8,7 @@ from pathlib import Path
 
 from migrate.evals.inputs import RunInputs
 from migrate.evals.journal import read_journal, request_hash
-from migrate.evals.judge import JUDGE_PARAMS, judge_extra, judge_messages
+from migrate.evals.judge import judge_extra, judge_messages, judge_params
 from migrate.evals.record import Entry, EntryKey, read_manifest, try_read
 from migrate.evals.rundir import JOURNAL_FILE
 from migrate.evals.runner import CallSpec
@@ -27,13 +27,10 @@ def generation_specs(inputs: RunInputs, done: set[EntryKey]) -> list[CallSpec]:
             for target in targets:
                 if ("generate", target.model, case.id, sample, "") in done:
                     continue
-                request = request_hash(
-                    target.model, target.api_base, messages, manifest.params, sample
-                )
+                params = manifest.params_for(target.model)
+                request = request_hash(target.model, target.api_base, messages, params, sample)
                 specs.append(
-                    CallSpec(
-                        "generate", target, case.id, sample, "", messages, manifest.params, request
-                    )
+                    CallSpec("generate", target, case.id, sample, "", messages, params, request)
                 )
     return specs
 
@@ -44,6 +41,7 @@ def judge_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallS
     judge = manifest.judge
     if judge is None:
         return []
+    params = judge_params(manifest.model_params, judge.model)
     specs = []
     for case in inputs.cases:
         for index, check in enumerate(inputs.checks_for[case.id]):
@@ -63,13 +61,9 @@ def judge_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallS
                         check.rubric or str(check.value),
                         case.expected,
                     )
-                    request = request_hash(
-                        judge.model, judge.api_base, messages, JUDGE_PARAMS, sample
-                    )
+                    request = request_hash(judge.model, judge.api_base, messages, params, sample)
                     specs.append(
-                        CallSpec(
-                            "judge", judge, case.id, sample, extra, messages, JUDGE_PARAMS, request
-                        )
+                        CallSpec("judge", judge, case.id, sample, extra, messages, params, request)
                     )
     return specs
 

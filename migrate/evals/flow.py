@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +21,20 @@ from migrate.evals import rundir
 from migrate.evals.calls import cache_from_runs, generation_specs, judge_specs, started_at
 from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, write_inputs
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
-from migrate.evals.record import Summary, read_manifest, read_summary, try_read, write_summary
+from migrate.evals.preflight import model_uses, preflight
+from migrate.evals.record import (
+    Summary,
+    Verdict,
+    read_manifest,
+    read_summary,
+    try_read,
+    write_summary,
+)
 from migrate.evals.results import Results, evaluate, summarize
 from migrate.evals.rundir import JOURNAL_FILE, MANIFEST_FILE, SUMMARY_FILE
-from migrate.evals.runner import CallCounts, Progress, execute
+from migrate.evals.runner import Breaker, CallCounts, CallSpec, Progress, execute
 from migrate.files import relative_to
-from migrate.llm import CallRecord, ModelSeam
+from migrate.llm import CONFIGURATION_ERRORS, CallRecord, ModelSeam
 from migrate.registry.load import Registry
 from migrate.reports import write_reports
 
@@ -51,6 +59,7 @@ def run_dependency(
     now: Clock,
     make_seam: Callable[[int, float, int], ModelSeam],
     progress: Progress,
+    environ: Mapping[str, str],
 ) -> RunOutcome:
     root = registry.root
     settings = registry.settings.run
@@ -68,7 +77,10 @@ def run_dependency(
                 manifest = try_read(read_manifest, candidate_dir)
                 if manifest is None or manifest.inputs_sha256 != inputs.manifest.inputs_sha256:
                     continue
-                finished = (candidate_dir / SUMMARY_FILE).exists()
+                summary = try_read(read_summary, candidate_dir)
+                if summary is not None and summary.verdict is Verdict.ERROR:
+                    break  # it measured nothing: run afresh (a key or a server may be fixed)
+                finished = summary is not None
                 if not finished and not options.new:
                     run_dir, inputs, resumed = candidate_dir, read_inputs(candidate_dir), True
                     break
@@ -79,6 +91,11 @@ def run_dependency(
                 if finished and fresh and options.use_cache and not options.new:
                     return _reuse(candidate_dir, root)
                 break
+        problems = preflight(model_uses(inputs.manifest), environ)
+        if problems:
+            raise UsageError(
+                "no call made: " + ("\n  " if len(problems) > 1 else "") + "\n  ".join(problems)
+            )
         if run_dir is None:
             run_dir = _start(registry, inputs, now())
 
@@ -170,20 +187,50 @@ async def _call_everything(
     now: Clock,
     counts: CallCounts,
 ) -> None:
+    breaker = Breaker()
     entries = load_entries(run_dir / JOURNAL_FILE)
     specs = generation_specs(inputs, set(entries))
     models = inputs.manifest.models
     total = len(inputs.cases) * inputs.manifest.samples
     done = {m: sum(1 for k in entries if k[0] == "generate" and k[1] == m) for m in models}
     progress.start("generate", {m: total for m in models}, done)
-    await execute(specs, journal, seam, cache, progress, now, counts)
+    await _canary_first(specs, journal, seam, cache, progress, now, counts, breaker)
+    if breaker.stopped:
+        return  # a model was stopped: the run cannot be judged, so judging it costs for nothing
     entries = load_entries(run_dir / JOURNAL_FILE)
     judges = judge_specs(inputs, entries)
     if judges:
         judge_model = judges[0].model
         already = sum(1 for k in entries if k[0] == "judge")
         progress.start("judge", {judge_model: len(judges) + already}, {judge_model: already})
-        await execute(judges, journal, seam, cache, progress, now, counts)
+        await _canary_first(judges, journal, seam, cache, progress, now, counts, breaker)
+
+
+async def _canary_first(
+    specs: list[CallSpec],
+    journal: JournalWriter,
+    seam: ModelSeam,
+    cache: dict[str, CallRecord],
+    progress: Progress,
+    now: Clock,
+    counts: CallCounts,
+    breaker: Breaker,
+) -> None:
+    """One call per model first; when a provider refuses one because the run is set up
+    wrong (a key, a parameter, a model name), no other call is made: the run stops there."""
+    first: dict[str, CallSpec] = {}
+    for spec in specs:
+        first.setdefault(spec.model, spec)
+    canaries = list(first.values())
+    for entry in await execute(canaries, journal, seam, cache, progress, now, counts, breaker):
+        error = entry.record.error
+        if error in CONFIGURATION_ERRORS:
+            why = f"{entry.model} refused the first call: {error}: {entry.record.error_message}"
+            for model in {s.model for s in specs}:
+                breaker.stop(model, why)
+    chosen = {id(s) for s in canaries}
+    rest = [s for s in specs if id(s) not in chosen]
+    await execute(rest, journal, seam, cache, progress, now, counts, breaker)
 
 
 def previous_baseline(

@@ -110,6 +110,7 @@ def target_of(registry: Registry, model: str) -> Target:
         input_cost_per_mtok=entry.input_cost_per_mtok,
         output_cost_per_mtok=entry.output_cost_per_mtok,
         max_concurrency=entry.max_concurrency,
+        drop_params=entry.drop_params,
     )
 
 
@@ -219,6 +220,11 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
         candidates=[_stored(t) for t in targets[1:]],
         judge=_stored(judge) if judge else None,
         params=dependency.params,
+        model_params={
+            t.model: registry.model(t.model).params
+            for t in [*targets, *([judge] if judge else [])]
+            if registry.model(t.model).params
+        },
         samples=options.samples or dependency.eval.samples,
         limit=options.limit,
         suite=SuiteRef(

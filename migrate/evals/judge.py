@@ -18,6 +18,11 @@ JUDGE_SYSTEM = (
 JUDGE_PARAMS: dict[str, Any] = {"temperature": 0, "max_tokens": 400}
 
 
+def judge_params(model_params: dict[str, dict[str, Any]], judge_model: str) -> dict[str, Any]:
+    """What a judge call sends: the defaults above, under the judge model's own params."""
+    return {**JUDGE_PARAMS, **model_params.get(judge_model, {})}
+
+
 def judge_extra(model: str, check_index: int) -> str:
     """The journal's `extra` of a judge call: which model's answer, which check."""
     return f"{model}|{check_index}"

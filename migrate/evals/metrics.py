@@ -7,8 +7,18 @@ from collections import Counter
 from statistics import median
 
 from migrate.evals.record import ModelMetrics
-from migrate.evals.scoring import CaseResult
+from migrate.evals.scoring import CaseResult, Sample
 from migrate.evals.stats import quantile, wilson
+
+
+def first_messages(errored: list[Sample]) -> dict[str, str]:
+    """The first message of each error class, as the provider or the seam said it."""
+    messages: dict[str, str] = {}
+    for sample in errored:
+        record = sample.entry.record if sample.entry is not None else None
+        if record and record.error and record.error_message and sample.error == record.error:
+            messages.setdefault(record.error, " ".join(record.error_message.split())[:300])
+    return messages
 
 
 def model_metrics(rows: list[CaseResult], samples: int) -> ModelMetrics:
@@ -42,6 +52,7 @@ def model_metrics(rows: list[CaseResult], samples: int) -> ModelMetrics:
         errors=len(errored),
         error_rate=len(errored) / len(all_samples) if all_samples else 0.0,
         errors_by_class=dict(Counter(s.error or "unknown" for s in errored)),
+        error_messages=first_messages(errored),
         pass_rate=pass_rate,
         pass_rate_low=interval.low if interval else None,
         pass_rate_high=interval.high if interval else None,

@@ -103,6 +103,8 @@ class Manifest(_Record):
     candidates: list[Target]
     judge: Target | None = None
     params: dict[str, Any]
+    # models.<id>.params, per model, merged over `params` for that model's calls
+    model_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     samples: int = Field(ge=1)
     limit: int | None = None
     suite: SuiteRef
@@ -119,10 +121,21 @@ class Manifest(_Record):
     def models(self) -> list[str]:
         return [self.baseline.model, *(c.model for c in self.candidates)]
 
+    def params_for(self, model: str) -> dict[str, Any]:
+        return {**self.params, **self.model_params.get(model, {})}
+
     def identity(self) -> dict[str, Any]:
         """The fields that decide the calls and the verdict (not when or where it ran)."""
         exclude = {"inputs_sha256", "quarter", "run_id", "started_at", "reproducibility"}
-        return self.model_dump(exclude=exclude)
+        data = self.model_dump(exclude=exclude)
+        # Fields added after version 1 count only when set, so a version 1 run keeps its
+        # identity (and is still served from the cache).
+        if not data["model_params"]:
+            del data["model_params"]
+        for target in [data["baseline"], *data["candidates"], data["judge"]]:
+            if target and not target["drop_params"]:
+                del target["drop_params"]
+        return data
 
 
 # --- cases.jsonl ---------------------------------------------------------------------------
@@ -224,6 +237,8 @@ class ModelMetrics(_Record):
     errors: int
     error_rate: float
     errors_by_class: dict[str, int]
+    # The provider's own words: the first message of each error class (keys redacted).
+    error_messages: dict[str, str] = Field(default_factory=dict)
     pass_rate: float | None
     pass_rate_low: float | None
     pass_rate_high: float | None

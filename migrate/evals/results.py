@@ -99,9 +99,8 @@ def evaluate(
     if failing:
         infrastructure = "; ".join(
             f"{m}: {metrics[m].errors} of {metrics[m].samples} calls failed "
-            f"({metrics[m].error_rate * 100:.0f}% > {max_error_rate * 100:.0f}% allowed; "
-            + ", ".join(f"{k} x{v}" for k, v in sorted(metrics[m].errors_by_class.items()))
-            + ")"
+            f"({metrics[m].error_rate * 100:.0f}% > {max_error_rate * 100:.0f}% allowed): "
+            + error_breakdown(metrics[m])
             for m in failing
         )
     comparisons = {
@@ -136,6 +135,16 @@ def evaluate(
         infrastructure_failure=infrastructure,
         drift=drift(previous_run, previous_outcomes, by_model[baseline]),
     )
+
+
+def error_breakdown(metrics: ModelMetrics) -> str:
+    """Each error class with its count and first message, e.g. `AuthenticationError x1
+    ("Incorrect API key provided"), NotAttempted x79`."""
+    parts = []
+    for kind, count in sorted(metrics.errors_by_class.items(), key=lambda kv: (-kv[1], kv[0])):
+        message = metrics.error_messages.get(kind)
+        parts.append(f"{kind} x{count}" + (f' ("{message}")' if message else ""))
+    return ", ".join(parts)
 
 
 def summarize(

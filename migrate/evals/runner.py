@@ -10,7 +10,9 @@ from typing import Any, Protocol
 
 from migrate.evals.journal import JournalWriter
 from migrate.evals.record import Entry
-from migrate.llm import CallRecord, ModelSeam, Target
+from migrate.llm import CONFIGURATION_ERRORS, RETRYABLE, CallRecord, ModelSeam, Target
+
+STOPPING = RETRYABLE | CONFIGURATION_ERRORS  # failures that say every call will fail alike
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,34 @@ class CallCounts:
     cached: int = 0  # served from earlier runs' journals
     errors: int = 0
     by_model: dict[str, int] = field(default_factory=dict)
+    not_attempted: dict[str, int] = field(default_factory=dict)  # skipped: the model was stopped
+
+
+@dataclass
+class Breaker:
+    """Stops calling a model whose calls keep failing the same way: after `threshold` failures
+    in a row of one error class (each already retried where a retry can help), the rest of
+    its calls are not attempted. Spending 80 calls to learn that a key is wrong helps no one."""
+
+    threshold: int = 5
+    streaks: dict[str, tuple[str, int]] = field(default_factory=dict)  # model -> class, count
+    stopped: dict[str, str] = field(default_factory=dict)  # model -> why
+
+    def observe(self, model: str, record: CallRecord) -> None:
+        if record.error not in STOPPING:  # success, or a failure that belongs to its case
+            self.streaks.pop(model, None)
+            return
+        kind, count = self.streaks.get(model, (record.error, 0))
+        count = count + 1 if kind == record.error else 1
+        self.streaks[model] = (record.error, count)
+        if count >= self.threshold and model not in self.stopped:
+            self.stopped[model] = (
+                f"stopped after {count} {record.error} failures in a row: "
+                f"{record.error_message or record.error}"
+            )
+
+    def stop(self, model: str, why: str) -> None:
+        self.stopped.setdefault(model, why)
 
 
 async def execute(
@@ -69,8 +99,11 @@ async def execute(
     progress: Progress,
     now: Callable[[], dt.datetime],
     counts: CallCounts,
+    breaker: Breaker | None = None,
 ) -> list[Entry]:
-    """Serve what the cache holds, call the rest with bounded concurrency, journal all."""
+    """Serve what the cache holds, call the rest with bounded concurrency, journal all;
+    a request of a model the breaker has stopped is counted as not attempted."""
+    breaker = breaker or Breaker()
     finished: list[Entry] = []
     pending: list[CallSpec] = []
     for spec in specs:
@@ -88,7 +121,12 @@ async def execute(
 
     async def worker() -> None:
         for spec in queue:  # workers share one iterator: each spec is taken exactly once
+            if spec.model in breaker.stopped:
+                counts.not_attempted[spec.model] = counts.not_attempted.get(spec.model, 0) + 1
+                progress.advance(spec.model, error=True)
+                continue
             record = await seam.complete(spec.target, spec.messages, spec.params)
+            breaker.observe(spec.model, record)
             entry = spec.entry(record, now())
             journal.append(entry)
             finished.append(entry)

@@ -72,7 +72,7 @@ def score_model(
         for index in range(samples):
             entry = entries.get(("generate", model, case.id, index, ""))
             if entry is None:
-                rows.append(Sample(index, None, None, "NotRun"))
+                rows.append(Sample(index, None, None, "NotAttempted"))
                 continue
             if entry.record.error is not None:
                 rows.append(Sample(index, entry, None, entry.record.error))

@@ -113,6 +113,12 @@ class RunSettings(Strict):
     )
 
 
+class SignoffSettings(Strict):
+    commit_journal: bool = Field(
+        default=True, description="commit the signed run's journal.jsonl with the sign-off"
+    )
+
+
 class Settings(Strict):
     timezone: str = "UTC"
     calendar_name: str = "LLM model migrations"
@@ -123,6 +129,7 @@ class Settings(Strict):
     baseline_max_age_days: int = Field(default=90, ge=1, le=3650)
     owner_inactive_days: int = Field(default=120, ge=1, le=3650)
     judge_model: str | None = None
+    signoff: SignoffSettings = SignoffSettings()
     run: RunSettings = RunSettings()
     scan_allow: list[str] = Field(
         default_factory=list, description="model ids `migrate scan` accepts without an entry"
@@ -169,6 +176,10 @@ class Model(Strict):
     output_cost_per_mtok: float | None = Field(default=None, ge=0)
     # Calls in flight to this model at most: a local server has few slots (llama.cpp's -np).
     max_concurrency: int | None = Field(default=None, ge=1, le=512)
+    # Merged over a dependency's params for this model (a reasoning model without
+    # temperature, say); drop_params lets litellm drop what the model does not support.
+    params: dict[str, Any] = Field(default_factory=dict)
+    drop_params: bool = False
 
     @field_validator("api_key_env")
     @classmethod

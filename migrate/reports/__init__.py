@@ -108,6 +108,19 @@ def _side_by_side(
     return rows
 
 
+def error_lines(results: Results) -> list[dict[str, Any]]:
+    """Each model's error classes with their count and first message, most frequent first."""
+    lines = []
+    for model, metrics in results.metrics.items():
+        by_count = sorted(metrics.errors_by_class.items(), key=lambda kv: (-kv[1], kv[0]))
+        for kind, count in by_count:
+            message = metrics.error_messages.get(kind)
+            if kind == "NotAttempted":
+                message = "not called: the run stopped calling this model after the errors above"
+            lines.append({"model": model, "kind": kind, "count": count, "message": message})
+    return lines
+
+
 def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dict[str, Any]:
     # Templates (a workspace may override them) see the files' JSON shapes as plain data.
     manifest = inputs.manifest.model_dump()
@@ -143,6 +156,7 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
         "latency_svg": latency_chart(results),
         "reproducibility": manifest.get("reproducibility", {}),
         "infrastructure_failure": results.infrastructure_failure,
+        "error_lines": error_lines(results),
     }
 
 
