@@ -23,7 +23,17 @@ from migrate.evals.record import (
     try_read,
     write_signoff,
 )
-from migrate.evals.rundir import SIGNOFF_FILE, latest_finished_run, quarter_of, runbook_path
+from migrate.evals.rundir import (
+    CASES_FILE,
+    JOURNAL_FILE,
+    MANIFEST_FILE,
+    REPORT_FILES,
+    SIGNOFF_FILE,
+    SUMMARY_FILE,
+    latest_finished_run,
+    quarter_of,
+    runbook_path,
+)
 from migrate.files import relative_to, write_atomic
 from migrate.registry.load import Registry
 from migrate.registry.schema import EMAIL
@@ -85,6 +95,14 @@ def check_rules(
     if decision.by.lower() not in {o.lower() for o in owners}:
         problems.append(f"{decision.by} is not an owner ({', '.join(owners)})")
     return problems
+
+
+def evidence_files(run_dir: Path, with_journal: bool) -> list[Path]:
+    """The run's files a sign-off commits with it, so a clone holds what was approved."""
+    names = [MANIFEST_FILE, CASES_FILE, SUMMARY_FILE, *REPORT_FILES]
+    if with_journal:
+        names.append(JOURNAL_FILE)
+    return [run_dir / name for name in names if (run_dir / name).is_file()]
 
 
 def append_to_runbook(text: str | None, line: str, title: str) -> str:
@@ -192,6 +210,12 @@ def record_signoff(
         raise UsageError(f"--by '{decision.by}' is not an email address")
     run_dir = latest_finished_run(root, decision.dependency, run_id)
     summary = read_summary(run_dir)
+    if summary.verdict is Verdict.ERROR and decision.decision is not Decision.REJECT:
+        raise UsageError(
+            f"refused: run {summary.run_id} is an ERROR run (too many calls failed): it "
+            f"measured nothing to {decision.decision} on, with or without --override. Fix "
+            f"what its report says and run `migrate run {decision.dependency}` again"
+        )
     candidate = choose_candidate(summary, decision.candidate, decision.decision)
     problems = check_rules(summary, decision, candidate, dependency.owners)
     if problems and not decision.override:
@@ -205,6 +229,10 @@ def record_signoff(
 
     repo = _repo(root)
     check_repository(repo, [runbook, signoff_path])
+    evidence = evidence_files(run_dir, registry.settings.signoff.commit_journal)
+    work_tree = Path(repo.working_tree_dir).resolve()
+    for path in evidence:  # generated files: committed as they are, but never through a link
+        _repository_path(path, work_tree)
 
     previous: SignoffRecord | None = try_read(read_signoff, run_dir)
     models = summary.models
@@ -254,10 +282,12 @@ def record_signoff(
         + (f"\n\n{decision.note}" if decision.note else "")
         + f"\n\nSigned-off-by: {name} <{decision.by}>\n"
     )
-    work_tree = Path(repo.working_tree_dir).resolve()
-    paths = [p.resolve().relative_to(work_tree).as_posix() for p in (signoff_path, runbook)]
+    paths = [
+        p.resolve().relative_to(work_tree).as_posix() for p in (signoff_path, runbook, *evidence)
+    ]
     try:
-        repo.git.add("--", *paths)
+        # -f: the evidence goes in even where a .gitignore keeps run outputs out of git.
+        repo.git.add("-f", "--", *paths)
         # A pathspec commit takes these paths only: anything else the user staged stays staged.
         repo.git.commit(
             "-m", message, "--only", "--no-verify", f"--author={name} <{decision.by}>", "--", *paths
@@ -273,7 +303,7 @@ def record_signoff(
     return {
         **record.model_dump(),
         "commit": repo.head.commit.hexsha,
-        "files": [relative_to(signoff_path, root), relative_to(runbook, root)],
+        "files": [relative_to(p, root) for p in (signoff_path, runbook, *evidence)],
     }
 
 

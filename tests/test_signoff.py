@@ -167,8 +167,9 @@ def test_owner_approves_a_pass(tmp_path: Path, cli: CliRunner) -> None:
     commit = head(root)
     assert result.stdout == (
         f"Recorded: approve by alice@example.com on run {RUN_ID} (verdict PASS); committed "
-        f"{commit[:10]} with {RUN_DIR}/signoff.json, {RUNBOOK}. Nothing was pushed.\n"
-    )
+        f"{commit[:10]} with {RUN_DIR}/signoff.json, {RUNBOOK} and the run's evidence "
+        "(2 files). Nothing was pushed.\n"
+    )  # the evidence (summary.json, report.md) was committed with the run, unchanged
     assert git(root, "rev-parse", "HEAD~1").strip() == before
     assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
     assert git(root, "log", "-1", "--format=%B") == (
@@ -231,14 +232,16 @@ def test_json_output(tmp_path: Path, cli: CliRunner) -> None:
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["commit"] == head(root)
-    assert data["files"] == [f"{RUN_DIR}/signoff.json", RUNBOOK]
+    assert data["files"] == [
+        f"{RUN_DIR}/signoff.json", RUNBOOK, f"{RUN_DIR}/summary.json", f"{RUN_DIR}/report.md"
+    ]  # fmt: skip
     assert data["decision"] == "approve" and data["candidate"] == "vendor/new"
 
 
 # --- refusals and --override -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("verdict", ["FAIL", "INCONCLUSIVE", "ERROR"])
+@pytest.mark.parametrize("verdict", ["FAIL", "INCONCLUSIVE"])  # ERROR: see below
 def test_approving_a_run_that_did_not_pass_is_refused(
     tmp_path: Path, cli: CliRunner, verdict: str
 ) -> None:
@@ -540,7 +543,8 @@ def test_append_to_runbook_adds_the_section_when_missing() -> None:
 def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
     tmp_path: Path, cli: CliRunner
 ) -> None:
-    """signoff commits only signoff.json and the runbook; a clone must still see it."""
+    """A clone holding a sign-off without its run's files (signed by an earlier version)
+    still sees the decision."""
     root = init_repo(tmp_path / "ws")
     write(root / "models.yaml", REGISTRY)
     write(root / "prompts" / "summary.md.j2", "[user]\nSummarize: {{ text }}\n")
@@ -553,7 +557,10 @@ def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
     assert signoff(cli, root, "-d", "approve", "--by", "alice@example.com").exit_code == 0
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(root), str(clone))
-    assert not list(clone.glob("runbooks/*/*/runs/*/summary.json"))
+    # A sign-off recorded before sign-offs committed their evidence: the signoff.json alone.
+    for path in clone.glob("runbooks/*/*/runs/*/*"):
+        if path.name != "signoff.json":
+            path.unlink()
     result = invoke(cli, "check", "--registry", str(clone / "models.yaml"), "--today", TODAY)
     assert result.exit_code == 0, result.stderr
     status = invoke(
@@ -561,3 +568,72 @@ def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
     )
     (row,) = json.loads(status.stdout)
     assert row["signoff"]["decision"] == "approve" and row["last_run"] == RUN_ID
+
+
+# --- sign-off on evidence ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", ["approve", "keep"])
+@pytest.mark.parametrize("override", [[], ["--override", "the provider was down"]])
+def test_an_error_run_can_be_neither_approved_nor_kept(
+    tmp_path: Path, cli: CliRunner, decision: str, override: list[str]
+) -> None:
+    root = workspace(tmp_path, {"vendor/new": "ERROR"})
+    before = head(root)
+    result = signoff(cli, root, "--decision", decision, "--by", "alice@example.com", *override)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"migrate: error: refused: run {RUN_ID} is an ERROR run (too many calls failed): it "
+        f"measured nothing to {decision} on, with or without --override. Fix what its report "
+        "says and run `migrate run summarizer` again\n"
+    )
+    assert_nothing_recorded(root, before)
+
+
+def test_an_error_run_can_be_rejected(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path, {"vendor/new": "ERROR"})
+    result = signoff(cli, root, "--decision", "reject", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert "Recorded: reject by alice@example.com" in result.stdout
+
+
+EVIDENCE = ["run.json", "cases.jsonl", "summary.json", "report.md", "report.html", "junit.xml"]
+UNCOMMITTED = ["run.json", "cases.jsonl", "report.html", "junit.xml", "journal.jsonl"]
+
+
+def uncommitted_run(tmp_path: Path, registry_extra: str = "") -> Path:
+    """A committed workspace whose run's summary and report.md are in git and whose other
+    files are not yet, as `migrate run` leaves them."""
+    root = workspace(tmp_path)
+    if registry_extra:
+        registry = (root / "models.yaml").read_text(encoding="utf-8")
+        write(root / "models.yaml", registry.replace("{safety_margin_days: 30}", registry_extra))
+        commit_as(root, "alice@example.com", "2027-01-12", "Registry settings")
+    for name in UNCOMMITTED:
+        write(root / RUN_DIR / name, f"{name} of the run\n")
+    return root
+
+
+def test_a_clone_after_a_signoff_holds_the_evidence_it_approves(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    root = uncommitted_run(tmp_path)
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert "and the run's evidence (7 files)" in result.stdout
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    for name in [*EVIDENCE, "journal.jsonl", "signoff.json"]:
+        assert (clone / RUN_DIR / name).read_bytes() == (root / RUN_DIR / name).read_bytes(), name
+    assert sorted(files_of(root)) == sorted(
+        [f"{RUN_DIR}/{n}" for n in [*UNCOMMITTED, "signoff.json"]] + [RUNBOOK]
+    )
+
+
+def test_the_journal_stays_out_when_the_registry_says_so(tmp_path: Path, cli: CliRunner) -> None:
+    root = uncommitted_run(tmp_path, "{safety_margin_days: 30, signoff: {commit_journal: false}}")
+    result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
+    assert result.exit_code == 0, result.stderr
+    committed = files_of(root)
+    assert f"{RUN_DIR}/run.json" in committed
+    assert f"{RUN_DIR}/journal.jsonl" not in committed

@@ -39,12 +39,15 @@ def run(
         today,
         run_id,
     )
+    evidence = f" and the run's evidence ({len(record['files']) - 2} files)"
+    if len(record["files"]) == 2:
+        evidence = ""
     if as_json:
         print_json(record)
     else:
         say(
             f"Recorded: {decision} by {by} on run {record['run_id']} "
             f"(verdict {record['verdict']}); committed {record['commit'][:10]} with "
-            f"{', '.join(record['files'])}. Nothing was pushed."
+            f"{', '.join(record['files'][:2])}{evidence}. Nothing was pushed."
         )
     return ExitCode.OK
