@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from migrate.calendar.events import feed_events
-from migrate.calendar.feed import fold, parse_previous, render_feed
+from migrate.calendar.feed import render_feed
+from migrate.calendar.ics import fold
+from migrate.calendar.previous import parse_previous
 from migrate.registry.load import load_registry
 from migrate.schedule.due import DependencyFacts
 

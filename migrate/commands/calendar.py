@@ -11,7 +11,8 @@ import datetime as dt
 from pathlib import Path
 
 from migrate.calendar.events import feed_events, owner_slug
-from migrate.calendar.feed import Change, PreviousFeedError, render_feed
+from migrate.calendar.feed import Change, render_feed
+from migrate.calendar.previous import PreviousFeedError
 from migrate.console import print_json, say, warn
 from migrate.errors import ExitCode, UsageError
 from migrate.files import write_atomic
