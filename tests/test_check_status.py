@@ -17,8 +17,9 @@ import pytest
 from conftest import REPO_ROOT, commit_as, init_repo, invoke, write
 from typer.testing import CliRunner
 
-from migrate.commands.check import findings
 from migrate.registry.load import load_registry
+from migrate.schedule.due import DependencyFacts
+from migrate.schedule.findings import retirement_findings
 
 TODAY = dt.date(2026, 10, 1)
 
@@ -227,9 +228,10 @@ def test_check_rejects_a_bad_today(tmp_path: Path, cli: CliRunner) -> None:
 
 def test_findings_are_pure(tmp_path: Path) -> None:
     registry = load_registry(workspace(tmp_path, days(20)))
-    assert [f.level for f in findings(registry, {}, TODAY)] == ["error"]
-    assert [f.level for f in findings(registry, {"summarizer": True}, TODAY)] == ["warning"]
-    assert findings(registry, {}, days(-100)) == []  # long before: nothing to say
+    approved = {"summarizer": DependencyFacts(approved=True)}
+    assert [f.level for f in retirement_findings(registry, {}, TODAY)] == ["error"]
+    assert [f.level for f in retirement_findings(registry, approved, TODAY)] == ["warning"]
+    assert retirement_findings(registry, {}, days(-100)) == []  # long before: nothing to say
 
 
 # --- check stays fast: no litellm, no git -----------------------------------------------
