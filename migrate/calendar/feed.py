@@ -1,4 +1,4 @@
-"""Render the ICS feed, with the previous feed as the state. Pure: no clock, no files.
+"""Render the ICS feed, with the previous feed as the state. Pure: no clock, no file access.
 
 Subscribers' calendars update in place only when each event keeps its UID and its
 SEQUENCE goes up exactly when its content changes. The previous feed carries, per event,
@@ -23,9 +23,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
-from migrate.calendar.events import Event, FeedInfo
+from migrate.calendar.events import Event, FeedInfo, owner_slug
 from migrate.calendar.ics import (
     escape_text,
     format_duration,
@@ -49,6 +50,7 @@ HISTORY_DAYS = 365  # past events stay in the feed this long after they end
 # Part of every content hash: bump it when the rendering of an event changes, so that
 # subscribers receive the new rendering as an update (SEQUENCE + 1).
 RENDERING = 1
+DEFAULT_FEED = "calendar.ics"
 
 
 class Change(StrEnum):
@@ -72,6 +74,14 @@ class Feed:
     def published(self) -> int:
         """Events in the file."""
         return sum(1 for c in self.changes.values() if c is not Change.DROPPED)
+
+
+def default_feed_path(root: Path, owner: str | None) -> Path:
+    """calendar.ics beside the registry; one file per owner, so that an owner's feed never
+    replaces the team's (each file is the state of its own feed)."""
+    if owner is None:
+        return root / DEFAULT_FEED
+    return root / f"calendar-{owner_slug(owner)}.ics"
 
 
 def content_hash(event: Event) -> str:
