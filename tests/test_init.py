@@ -15,7 +15,9 @@ from pre_commit.clientlib import load_config
 from test_sync import bundled_map
 from typer.testing import CliRunner
 
-from migrate.commands.init import (
+from migrate.lifecycle.sources import LifecycleRecord
+from migrate.registry.load import load_registry
+from migrate.scaffolding import (
     EXAMPLE_MIN_DAYS,
     FALLBACK_EXAMPLE,
     ExampleModel,
@@ -25,8 +27,6 @@ from migrate.commands.init import (
     scaffold_files,
     scaffold_values,
 )
-from migrate.lifecycle.sources import LifecycleRecord
-from migrate.registry.load import load_registry
 
 SCAFFOLDED = [
     ".github/workflows/model-migrations.yml",
