@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from migrate.registry.load import load_registry
 from migrate.schedule.due import DependencyFacts
 from migrate.schedule.findings import retirement_findings
+from tests.support.stored_run import store_run
 
 TODAY = dt.date(2026, 10, 1)
 
@@ -52,20 +53,6 @@ def workspace(root: Path, retires: dt.date | None, *, candidates: str = "[vendor
     path = root / "models.yaml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def store_run(root: Path, run_id: str, finished: dt.date, verdict: str = "PASS",
-              decision: str | None = None, baseline: str = "vendor/old") -> None:  # fmt: skip
-    folder = root / "runbooks" / "2026Q3" / "summarizer" / "runs" / run_id
-    summary = {"run_id": run_id, "dependency": "summarizer",
-               "finished_at": f"{finished.isoformat()}T09:30:00+00:00",
-               "models": {"baseline": baseline, "candidates": ["vendor/new"]},
-               "verdict": verdict}  # fmt: skip
-    write(folder / "summary.json", json.dumps(summary))
-    if decision:
-        write(folder / "signoff.json", json.dumps({
-            "decision": decision, "by": "alice@example.com", "at": finished.isoformat(),
-            "run_id": run_id}))  # fmt: skip
 
 
 def check(cli: CliRunner, path: Path, *extra: str, today: dt.date = TODAY) -> Any:
@@ -126,7 +113,7 @@ def test_check_error_says_what_to_run(tmp_path: Path, cli: CliRunner) -> None:
 
 def test_an_approved_signoff_turns_the_error_into_a_warning(tmp_path: Path, cli: CliRunner) -> None:
     path = workspace(tmp_path, days(10))
-    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), decision="approve")
+    store_run(tmp_path, finished=dt.date(2026, 9, 20), decision="approve")
     result = check(cli, path)
     assert result.exit_code == 0
     assert "warning: summarizer: vendor/old retires on 2026-10-11 (10 days left)" in result.stderr
@@ -146,8 +133,8 @@ def test_only_an_approved_migration_of_this_model_counts(
     tmp_path: Path, cli: CliRunner, decision: str | None, verdict: str, baseline: str
 ) -> None:
     path = workspace(tmp_path, days(10))
-    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), verdict=verdict, decision=decision,
-              baseline=baseline)  # fmt: skip
+    store_run(tmp_path, finished=dt.date(2026, 9, 20), candidates={"vendor/new": verdict},
+              decision=decision, baseline=baseline)  # fmt: skip
     assert check(cli, path).exit_code == 1
 
 
@@ -290,8 +277,8 @@ def status(cli: CliRunner, path: Path, *extra: str, today: dt.date = TODAY) -> A
 def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -> None:
     root = init_repo(tmp_path / "repo")
     path = workspace(root, days(200))
-    store_run(root, "20260901-1", dt.date(2026, 9, 1), verdict="INCONCLUSIVE")
-    store_run(root, "20260915-1", dt.date(2026, 9, 15), verdict="PASS", decision="approve")
+    store_run(root, finished=dt.date(2026, 9, 1), candidates={"vendor/new": "INCONCLUSIVE"})
+    store_run(root, finished=dt.date(2026, 9, 15), decision="approve")  # 20260915T115500Z
     commit_as(root, "alice@example.com", "2026-08-02", "Add the summarizer")
     result = status(cli, path, "--json")
     assert result.exit_code == 0, result.stderr
@@ -306,13 +293,13 @@ def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -
         "window_end": "2026-10-28",
         "urgent": False,
         "reasons": ["retiring"],  # the replacement was evaluated, the baseline is fresh
-        "last_run": "20260915-1",
+        "last_run": "20260915T115500Z",
         "last_verdict": "PASS",
         "signoff": {
             "decision": "approve",
             "by": "alice@example.com",
             "at": "2026-09-15",
-            "run": "20260915-1",
+            "run": "20260915T115500Z",
         },  # fmt: skip
         "baseline_age_days": 16,
         "owners": [

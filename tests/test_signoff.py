@@ -3,6 +3,7 @@ sign-off alone, in real git repositories. Nothing is ever pushed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from conftest import commit_as, git, init_repo, invoke, write
 from typer.testing import CliRunner
 
 from migrate.signoff import SIGNOFF_MARKER, append_to_runbook
+from tests.support import stored_run
 
 TODAY = "2027-01-20"  # vendor/old retires 2027-02-15: inside the 30-day safety margin
 RUN_ID = "20270112T101500Z"
@@ -52,71 +54,17 @@ RUNBOOK_TEXT = f"""
 """
 
 
-def summary(run_id: str, verdicts: dict[str, str], overall: str | None = None) -> dict[str, Any]:
-    """A summary.json in the shape migrate.evals.session.build_summary writes."""
-    candidates = {
-        model: {
-            "verdict": verdict,
-            "regressions": [] if verdict == "PASS" else ["c007"],
-            "improvements": [],
-            "flaky": [],
-            "unscored": [],
-            "paired_cases": 400,
-            "pass_rate_diff": {
-                "estimate": 0.0,
-                "low": -0.0095,
-                "high": 0.0095,
-                "method": "Tango score interval",
-                "mcnemar_exact_p": 1.0,
-                "bootstrap_low": None,
-                "bootstrap_high": None,
-            },  # fmt: skip
-            "gates": [],
-            "cases_to_settle": None,
-            "explanation": "...",
-        }
-        for model, verdict in verdicts.items()
-    }
-    ranks = {"PASS": 3, "INCONCLUSIVE": 2, "FAIL": 1, "ERROR": 0}
-    verdict = overall or max(verdicts.values(), key=ranks.__getitem__, default="BASELINE")
-    return {
-        "version": 1,
-        "run_id": run_id,
-        "dependency": "summarizer",
-        "quarter": "2027Q1",
-        "started_at": "2027-01-12T10:15:00+00:00",
-        "finished_at": "2027-01-12T10:21:40+00:00",
-        "models": {"baseline": "vendor/old", "candidates": list(verdicts), "judge": None},
-        "suite": {
-            "path": "evals/summary.jsonl",
-            "sha256": "ab12cd34ef56" * 5 + "abcd",
-            "cases": 400,
-            "cases_in_file": 400,
-            "samples": 1,
-        },  # fmt: skip
-        "verdict": verdict,
-        "exit_code": {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3, "ERROR": 4}.get(verdict, 0),
-        "infrastructure_failure": None,
-        "metrics": {},
-        "candidates": candidates,
-        "drift": {
-            "previous_run": None,
-            "common_cases": 0,
-            "changed": [],
-            "previous_pass_rate": None,
-            "current_pass_rate": None,
-        },  # fmt: skip
-        "outcomes": {},
-        "calls": {"journaled": 800, "cached": 0, "errors": 0, "made_this_time": 800},
-        "reproducibility": {},
-    }
+SUITE_SHA256 = "ab12cd34ef56" * 5 + "abcd"
 
 
 def store_run(root: Path, verdicts: dict[str, str], run_id: str = RUN_ID) -> Path:
-    folder = root / "runbooks" / "2027Q1" / "summarizer" / "runs" / run_id
-    write(folder / "summary.json", json.dumps(summary(run_id, verdicts), indent=2) + "\n")
-    write(folder / "report.md", "# PASS\n")
-    return folder
+    """A finished run of `summarizer` that started at `run_id` and took five minutes."""
+    started = dt.datetime.strptime(run_id, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    run = stored_run.store_run(root, finished=started + dt.timedelta(minutes=5),
+                               candidates=verdicts, suite_sha256=SUITE_SHA256)  # fmt: skip
+    assert run.run_id == run_id
+    write(run.directory / "report.md", "# PASS\n")
+    return run.directory
 
 
 def workspace(
@@ -191,7 +139,7 @@ def test_owner_approves_a_pass(tmp_path: Path, cli: CliRunner) -> None:
         "candidates": ["vendor/new"],
         "verdict": "PASS",
         "candidate_verdict": "PASS",
-        "suite_sha256": "ab12cd34ef56" * 5 + "abcd",
+        "suite_sha256": SUITE_SHA256,
         "note": "Tone reviewed with support.",
         "override": None,
         "overridden": [],
