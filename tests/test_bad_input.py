@@ -521,6 +521,10 @@ def test_registry_text_cannot_inject_events_into_the_feed(tmp_path: Path, cli: C
     root = evil_registry(tmp_path / "ws")
     result = invoke(cli, "calendar", "--today", "2026-11-02", cwd=root)
     assert result.exit_code == 0, result.output
+    assert result.stdout == (  # 4 windows, 4 reviews and the one retirement
+        "Wrote calendar.ics: 9 events for 2027Q1-2027Q4 "
+        "(9 added, 0 changed, 0 unchanged, 0 cancelled)\n"
+    )
     raw = (root / "calendar.ics").read_bytes()
     physical = raw.decode("utf-8").split("\r\n")
     assert physical.count("BEGIN:VCALENDAR") == 1

@@ -135,13 +135,22 @@ def test_only_an_approved_migration_of_this_model_counts(
     path = workspace(tmp_path, days(10))
     store_run(tmp_path, finished=dt.date(2026, 9, 20), candidates={"vendor/new": verdict},
               decision=decision, baseline=baseline)  # fmt: skip
-    assert check(cli, path).exit_code == 1
+    result = check(cli, path)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{path}:10: error: summarizer: vendor/old retires on 2026-10-11 (10 days left), inside "
+        "the 30-day safety margin, and no migration is approved: run `migrate run summarizer` "
+        "and `migrate signoff summarizer`\n"
+    )
 
 
 def test_unreadable_stored_runs_are_ignored_not_fatal(tmp_path: Path, cli: CliRunner) -> None:
     path = workspace(tmp_path, days(200))
     write(tmp_path / "runbooks" / "2026Q3" / "summarizer" / "runs" / "x" / "summary.json", "{")
-    assert check(cli, path).exit_code == 0
+    result = check(cli, path)
+    assert result.exit_code == 0
+    assert result.stdout == f"{path}: 1 dependencies, 2 models, 0 errors, 0 warnings\n"
+    assert result.stderr == ""
 
 
 def test_check_warns_about_what_makes_a_migration_unmeasurable(
@@ -201,6 +210,11 @@ def test_check_json_when_all_is_well(tmp_path: Path, cli: CliRunner) -> None:
 def test_check_on_the_bundled_example(example_workspace: Path, cli: CliRunner) -> None:
     ok = invoke(cli, "check", "--today", "2026-10-01", cwd=example_workspace)
     assert ok.exit_code == 0, ok.stderr
+    assert ok.stdout == "models.yaml: 7 dependencies, 15 models, 0 errors, 1 warnings\n"
+    assert ok.stderr == (
+        "models.yaml:114: warning: support-reply-drafter: anthropic/claude-sonnet-4-5-20250929 "
+        "retires on 2026-11-30 (60 days left)\n"
+    )
     late = invoke(cli, "check", "--today", "2026-11-15", "--json", cwd=example_workspace)
     assert late.exit_code == 1
     errors = json.loads(late.stdout)["errors"]

@@ -72,6 +72,15 @@ def state(root: Path) -> tuple[str, str, str, str]:
     )
 
 
+def recorded(result: Any, root: Path, decision: str = "approve") -> None:
+    """Exit 0 and the confirmation that names the decision and the commit just made."""
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"Recorded: {decision} by alice@example.com on run {RUN_ID} (verdict PASS); committed "
+        f"{head(root)[:10]} with {RUN_DIR}/signoff.json, {RUNBOOK}. Nothing was pushed.\n"
+    )
+
+
 def refused(result: Any, message: str) -> None:
     assert result.exit_code == 2, result.output
     assert result.stderr == f"migrate: error: {message}\n"
@@ -143,7 +152,7 @@ def test_refused_when_an_earlier_signoff_has_uncommitted_edits(
     tmp_path: Path, cli: CliRunner
 ) -> None:
     root = workspace(tmp_path)
-    assert signoff(cli, root).exit_code == 0
+    recorded(signoff(cli, root), root)
     record = root / RUN_DIR / "signoff.json"
     record.write_text(record.read_text().replace('"approve"', '"reject"'))
     before = state(root)
@@ -176,8 +185,7 @@ def test_hooks_cannot_widen_the_commit(tmp_path: Path, cli: CliRunner) -> None:
     hook.write_text("#!/bin/sh\ntouch hook-ran\ngit add -A\n")
     hook.chmod(0o755)
     write(root / "draft.txt", "not for this commit\n")
-    result = signoff(cli, root)
-    assert result.exit_code == 0, result.stderr
+    recorded(signoff(cli, root), root)
     files = git(root, "show", "--name-only", "--format=", "HEAD").split()
     assert sorted(files) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
     assert not (root / "hook-ran").exists()

@@ -103,6 +103,17 @@ def assert_nothing_recorded(root: Path, before: str) -> None:
     assert git(root, "status", "--porcelain", "--untracked-files=all") == ""
 
 
+def assert_recorded(result: Any, root: Path, decision: str, by: str, *, verdict: str = "PASS",
+                    run_id: str = RUN_ID) -> None:  # fmt: skip
+    """Exit 0 and the one line that names the decision, the run and the commit just made."""
+    assert result.exit_code == 0, result.stderr
+    run_dir = f"runbooks/2027Q1/summarizer/runs/{run_id}"
+    assert result.stdout == (
+        f"Recorded: {decision} by {by} on run {run_id} (verdict {verdict}); committed "
+        f"{head(root)[:10]} with {run_dir}/signoff.json, {RUNBOOK}. Nothing was pushed.\n"
+    )
+
+
 # --- an owner approves a PASS ------------------------------------------------------------
 
 
@@ -167,7 +178,7 @@ def test_owner_match_ignores_case_and_names_the_signer_from_history(
     write(root / "prompts" / "summary.md.j2", "[user]\nSummarize briefly: {{ text }}\n")
     commit_as(root, "bob.smith@example.com", "2027-01-15", "Shorter prompt")
     result = signoff(cli, root, "-d", "approve", "--by", "bob.smith@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "bob.smith@example.com")
     assert git(root, "log", "-1", "--format=%B").endswith(
         "Signed-off-by: Bob.Smith <bob.smith@example.com>\n\n"
     )
@@ -219,7 +230,7 @@ def test_override_records_the_reason(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "INCONCLUSIVE"})
     result = signoff(cli, root, "--decision", "approve", "--by", "mallory@example.com",
                      "--override", "Alice is on leave;\nthe retirement is in 26 days")  # fmt: skip
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "mallory@example.com", verdict="INCONCLUSIVE")
     record = json.loads((root / RUN_DIR / "signoff.json").read_text(encoding="utf-8"))
     assert record["override"] == "Alice is on leave;\nthe retirement is in 26 days"
     assert record["overridden"] == [
@@ -240,10 +251,10 @@ def test_override_records_the_reason(tmp_path: Path, cli: CliRunner) -> None:
 def test_an_owner_may_reject_or_keep_without_override(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "FAIL"})
     result = signoff(cli, root, "--decision", "reject", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "reject", "alice@example.com", verdict="FAIL")
     assert git(root, "log", "-1", "--format=%s").strip() == "Sign off summarizer: reject vendor/new"
     result = signoff(cli, root, "--decision", "keep", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "keep", "alice@example.com", verdict="FAIL")
     assert git(root, "log", "-1", "--format=%s").strip() == "Sign off summarizer: keep vendor/old"
     record = json.loads((root / RUN_DIR / "signoff.json").read_text(encoding="utf-8"))
     assert record["decision"] == "keep"
@@ -264,7 +275,7 @@ def test_by_must_be_an_email(tmp_path: Path, cli: CliRunner) -> None:
 def test_several_candidates(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "FAIL", "vendor/other": "PASS"})
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     assert "approve vendor/old -> vendor/other" in git(root, "log", "-1", "--format=%s")
     result = signoff(cli, root, "-d", "approve", "--by", "alice@example.com", "-c", "vendor/x")
     assert result.exit_code == 2
@@ -299,7 +310,7 @@ def test_the_latest_run_is_decided_on_unless_one_is_named(tmp_path: Path, cli: C
     latest = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
     assert latest.exit_code == 2 and "verdict is FAIL" in latest.stderr
     named = signoff(cli, root, "-d", "approve", "--by", "alice@example.com", "--run", RUN_ID)
-    assert named.exit_code == 0, named.stderr
+    assert_recorded(named, root, "approve", "alice@example.com")
 
 
 # --- git safety ------------------------------------------------------------------------------
@@ -313,7 +324,7 @@ def test_another_staged_file_stays_staged_and_out_of_the_commit(
     git(root, "add", "notes.txt")
     write(root / "prompts" / "summary.md.j2", "[user]\nWork in progress {{ text }}\n")
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
     assert git(root, "diff", "--cached", "--name-only").split() == ["notes.txt"]
     assert git(root, "diff", "--name-only").split() == ["prompts/summary.md.j2"]
@@ -326,7 +337,7 @@ def test_without_a_runbook_a_staged_file_elsewhere_does_not_block(
     write(root / "notes.txt", "draft\n")
     git(root, "add", "notes.txt")
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
     runbook = (root / RUNBOOK).read_text(encoding="utf-8")
     assert runbook.startswith(
@@ -424,7 +435,7 @@ def test_nothing_is_pushed(tmp_path: Path, cli: CliRunner) -> None:
     git(root, "branch", "-q", "--set-upstream-to=origin/main")
     published = git(remote, "rev-parse", "main").strip()
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     assert head(root) != published
     assert git(remote, "for-each-ref", "--format=%(refname) %(objectname)") == (
         f"refs/heads/main {published}\n"
@@ -443,7 +454,7 @@ def test_status_and_check_see_the_signoff(tmp_path: Path, cli: CliRunner) -> Non
     assert before.exit_code == 1
     assert "no migration is approved" in before.stderr
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     after = invoke(cli, "check", "--registry", registry, "--today", TODAY)
     assert after.exit_code == 0, after.stderr
     assert "0 errors" in after.stdout
@@ -461,9 +472,14 @@ def test_status_and_check_see_the_signoff(tmp_path: Path, cli: CliRunner) -> Non
 
 def test_a_rejection_does_not_satisfy_check(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "FAIL"})
-    assert signoff(cli, root, "-d", "reject", "--by", "alice@example.com").exit_code == 0
+    result = signoff(cli, root, "-d", "reject", "--by", "alice@example.com")
+    assert_recorded(result, root, "reject", "alice@example.com", verdict="FAIL")
     after = invoke(cli, "check", "--registry", str(root / "models.yaml"), "--today", TODAY)
     assert after.exit_code == 1
+    assert (
+        "summarizer: vendor/old retires on 2027-02-15 (26 days left), inside the 30-day "
+        "safety margin, and no migration is approved"
+    ) in after.stderr
 
 
 # --- the runbook line, as a pure function ----------------------------------------------------
@@ -498,12 +514,14 @@ def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
     write(root / RUNBOOK, RUNBOOK_TEXT)
     commit_as(root, "alice@example.com", "2027-01-12", "Add the summarizer")
     store_run(root, {"vendor/new": "PASS"})  # the run itself is never committed
-    assert signoff(cli, root, "-d", "approve", "--by", "alice@example.com").exit_code == 0
+    result = signoff(cli, root, "-d", "approve", "--by", "alice@example.com")
+    assert_recorded(result, root, "approve", "alice@example.com")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(root), str(clone))
     assert not list(clone.glob("runbooks/*/*/runs/*/summary.json"))
     result = invoke(cli, "check", "--registry", str(clone / "models.yaml"), "--today", TODAY)
     assert result.exit_code == 0, result.stderr
+    assert "1 dependencies, 3 models, 0 errors, 1 warnings" in result.stdout
     status = invoke(
         cli, "status", "--json", "--registry", str(clone / "models.yaml"), "--today", TODAY
     )
