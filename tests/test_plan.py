@@ -474,6 +474,9 @@ def test_commands_name_a_registry_that_is_not_models_yaml(
         cli, "plan", "--today", TODAY, "--registry", "llm-registry.yaml", "--json", cwd=root
     )
     assert result.exit_code == 0, result.output
+    due = by_dependency(json.loads(result.stdout))
+    assert due["billing-summarizer"]["runbook"] == "runbooks/2027Q1/billing-summarizer.md"
+    assert due["billing-summarizer"]["runbook_status"] == "created"
     text = (root / "runbooks" / "2027Q1" / "billing-summarizer.md").read_text()
     assert "migrate run billing-summarizer --registry llm-registry.yaml\n" in text
     assert "of `billing-summarizer` in llm-registry.yaml to it and deploy." in text

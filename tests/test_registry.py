@@ -84,6 +84,9 @@ def test_base_registry_is_valid(tmp_path: Path, cli: CliRunner) -> None:
     assert registry.line_of("dependencies", "ticket-classifier", "model") == 20
     result = invoke(cli, "check", "--registry", str(path), "--today", TODAY)
     assert result.exit_code == 0, result.stderr
+    # the retirement is 105 days away: past the 60-day warning horizon
+    assert result.stdout == f"{path}: 2 dependencies, 2 models, 0 errors, 0 warnings\n"
+    assert result.stderr == ""
 
 
 def alias_bomb() -> str:
