@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("migrate.reports",),
     (  # flows that tie the pieces together
         "migrate.evals.flow", "migrate.workspace", "migrate.signoff", "migrate.runbooks",
-        "migrate.calendar",
+        "migrate.calendar", "migrate.scaffolding", "migrate.schedule.status",
     ),
     ("migrate.commands",),
     ("migrate.cli", "migrate.__main__"),
@@ -54,6 +54,8 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def layer_of(module: str) -> int:
+    if module == "migrate":  # the package itself holds only its version
+        return 0
     best, rank = "", -1
     for index, prefixes in enumerate(LAYERS):
         for prefix in prefixes:

@@ -469,6 +469,9 @@ def test_model_output_is_escaped_in_html_and_cannot_restructure_the_markdown(
         root = write_workspace(tmp_path / "ws", server.api_base, cases=6)
         result = invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
     assert result.exit_code in (1, 3), result.output
+    verdict = {1: "FAIL", 3: "INCONCLUSIVE"}[result.exit_code]
+    assert result.stdout.startswith(f"{verdict}: dep (6 cases, 1 sample; "), result.stdout
+    assert "  openai/cand: " + verdict + ": 2 regressions, " in result.stdout
     run_dir = run_dirs(root)[0]
 
     page = (run_dir / "report.html").read_text(encoding="utf-8")
@@ -521,6 +524,10 @@ def test_registry_text_cannot_inject_events_into_the_feed(tmp_path: Path, cli: C
     root = evil_registry(tmp_path / "ws")
     result = invoke(cli, "calendar", "--today", "2026-11-02", cwd=root)
     assert result.exit_code == 0, result.output
+    assert result.stdout == (  # 4 windows, 4 reviews and the one retirement
+        "Wrote calendar.ics: 9 events for 2027Q1-2027Q4 "
+        "(9 added, 0 changed, 0 unchanged, 0 cancelled)\n"
+    )
     raw = (root / "calendar.ics").read_bytes()
     physical = raw.decode("utf-8").split("\r\n")
     assert physical.count("BEGIN:VCALENDAR") == 1
@@ -641,6 +648,8 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, monkeypatch_env: None
         root = write_workspace(tmp_path_factory.mktemp("finished"), server.api_base, cases=4)
         result = invoke(CliRunner(), "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
         assert result.exit_code in (0, 3), result.output
+        verdict = {0: "PASS", 3: "INCONCLUSIVE"}[result.exit_code]
+        assert result.stdout.startswith(f"{verdict}: dep (4 cases, 1 sample; "), result.stdout
     return run_dirs(root)[0]
 
 

@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from migrate.calendar.events import feed_events
-from migrate.calendar.feed import fold, parse_previous, render_feed
+from migrate.calendar.feed import render_feed
+from migrate.calendar.ics import fold
+from migrate.calendar.previous import parse_previous
 from migrate.registry.load import load_registry
 from migrate.schedule.due import DependencyFacts
 
@@ -34,9 +36,21 @@ SEARCH = f"retirement-search-query-rewriter-gemini-gemini-3.1-flash-lite@{NAME}"
 CONTRACT = f"retirement-contract-extractor-bedrock-anthropic.claude-sonnet-4-5-20250929-v1-0@{NAME}"
 
 
+# What `migrate calendar` says on success: the feed, its events and the changes by kind.
+WROTE = re.compile(
+    r"(Wrote|Up to date:) \S+: \d+ events for \d{4}Q[1-4](-\d{4}Q[1-4])? \(\d+ added, "
+    r"\d+ changed, \d+ unchanged, \d+ cancelled(; \d+ (carried over|dropped)(, \d+ dropped)?)?\)\n"
+)
+
+
 def calendar(cli: CliRunner, root: Path, *args: str, today: str = TODAY, code: int = 0):  # type: ignore[no-untyped-def]
+    """Run `migrate calendar`; exit `code` with its one line (or one error) said."""
     result = invoke(cli, "calendar", "--today", today, *args, cwd=root)
     assert result.exit_code == code, result.output + result.stderr
+    if code != 0:
+        assert result.stderr.startswith("migrate: error: ") and result.stdout == ""
+    elif "--json" not in args:
+        assert WROTE.fullmatch(result.stdout), result.stdout
     return result
 
 
@@ -475,6 +489,10 @@ def test_the_registry_can_live_elsewhere(
         cwd=tmp_path,
     )
     assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"Wrote {example_workspace / FEED}: 14 events for 2027Q1-2027Q4 "
+        "(14 added, 0 changed, 0 unchanged, 0 cancelled)\n"  # 4 windows, 4 reviews, 6 retiring
+    )
     assert (example_workspace / FEED).is_file() and not (tmp_path / FEED).exists()
 
 
@@ -547,6 +565,10 @@ def test_registry_file_with_an_odd_name_still_works(cli: CliRunner, tmp_path: Pa
     os.utime(root / "team.yaml", (moment, moment))
     result = invoke(cli, "calendar", "--today", TODAY, "--registry", "team.yaml", cwd=root)
     assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "Wrote calendar.ics: 9 events for 2027Q1-2027Q4 "  # beside the registry given
+        "(9 added, 0 changed, 0 unchanged, 0 cancelled)\n"
+    )
     data = (root / FEED).read_bytes()
     assert "X-WR-CALNAME:Team\\, models\\; and more" in unfolded(data)
     found = events(data)

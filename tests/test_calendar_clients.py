@@ -53,6 +53,7 @@ def icaljs(path: Path) -> dict[str, Any]:
 def write_feed(cli: CliRunner, root: Path, *args: str, today: str = TODAY) -> Path:
     result = invoke(cli, "calendar", "--today", today, *args, cwd=root)
     assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("Wrote calendar.ics: "), result.stdout
     return root / "calendar.ics"
 
 

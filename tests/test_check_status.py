@@ -17,8 +17,10 @@ import pytest
 from conftest import REPO_ROOT, commit_as, init_repo, invoke, write
 from typer.testing import CliRunner
 
-from migrate.commands.check import findings
 from migrate.registry.load import load_registry
+from migrate.schedule.due import DependencyFacts
+from migrate.schedule.findings import retirement_findings
+from tests.support.stored_run import store_run
 
 TODAY = dt.date(2026, 10, 1)
 
@@ -51,20 +53,6 @@ def workspace(root: Path, retires: dt.date | None, *, candidates: str = "[vendor
     path = root / "models.yaml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def store_run(root: Path, run_id: str, finished: dt.date, verdict: str = "PASS",
-              decision: str | None = None, baseline: str = "vendor/old") -> None:  # fmt: skip
-    folder = root / "runbooks" / "2026Q3" / "summarizer" / "runs" / run_id
-    summary = {"run_id": run_id, "dependency": "summarizer",
-               "finished_at": f"{finished.isoformat()}T09:30:00+00:00",
-               "models": {"baseline": baseline, "candidates": ["vendor/new"]},
-               "verdict": verdict}  # fmt: skip
-    write(folder / "summary.json", json.dumps(summary))
-    if decision:
-        write(folder / "signoff.json", json.dumps({
-            "decision": decision, "by": "alice@example.com", "at": finished.isoformat(),
-            "run_id": run_id}))  # fmt: skip
 
 
 def check(cli: CliRunner, path: Path, *extra: str, today: dt.date = TODAY) -> Any:
@@ -125,7 +113,7 @@ def test_check_error_says_what_to_run(tmp_path: Path, cli: CliRunner) -> None:
 
 def test_an_approved_signoff_turns_the_error_into_a_warning(tmp_path: Path, cli: CliRunner) -> None:
     path = workspace(tmp_path, days(10))
-    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), decision="approve")
+    store_run(tmp_path, finished=dt.date(2026, 9, 20), decision="approve")
     result = check(cli, path)
     assert result.exit_code == 0
     assert "warning: summarizer: vendor/old retires on 2026-10-11 (10 days left)" in result.stderr
@@ -145,15 +133,24 @@ def test_only_an_approved_migration_of_this_model_counts(
     tmp_path: Path, cli: CliRunner, decision: str | None, verdict: str, baseline: str
 ) -> None:
     path = workspace(tmp_path, days(10))
-    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), verdict=verdict, decision=decision,
-              baseline=baseline)  # fmt: skip
-    assert check(cli, path).exit_code == 1
+    store_run(tmp_path, finished=dt.date(2026, 9, 20), candidates={"vendor/new": verdict},
+              decision=decision, baseline=baseline)  # fmt: skip
+    result = check(cli, path)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{path}:10: error: summarizer: vendor/old retires on 2026-10-11 (10 days left), inside "
+        "the 30-day safety margin, and no migration is approved: run `migrate run summarizer` "
+        "and `migrate signoff summarizer`\n"
+    )
 
 
 def test_unreadable_stored_runs_are_ignored_not_fatal(tmp_path: Path, cli: CliRunner) -> None:
     path = workspace(tmp_path, days(200))
     write(tmp_path / "runbooks" / "2026Q3" / "summarizer" / "runs" / "x" / "summary.json", "{")
-    assert check(cli, path).exit_code == 0
+    result = check(cli, path)
+    assert result.exit_code == 0
+    assert result.stdout == f"{path}: 1 dependencies, 2 models, 0 errors, 0 warnings\n"
+    assert result.stderr == ""
 
 
 def test_check_warns_about_what_makes_a_migration_unmeasurable(
@@ -213,6 +210,11 @@ def test_check_json_when_all_is_well(tmp_path: Path, cli: CliRunner) -> None:
 def test_check_on_the_bundled_example(example_workspace: Path, cli: CliRunner) -> None:
     ok = invoke(cli, "check", "--today", "2026-10-01", cwd=example_workspace)
     assert ok.exit_code == 0, ok.stderr
+    assert ok.stdout == "models.yaml: 7 dependencies, 15 models, 0 errors, 1 warnings\n"
+    assert ok.stderr == (
+        "models.yaml:114: warning: support-reply-drafter: anthropic/claude-sonnet-4-5-20250929 "
+        "retires on 2026-11-30 (60 days left)\n"
+    )
     late = invoke(cli, "check", "--today", "2026-11-15", "--json", cwd=example_workspace)
     assert late.exit_code == 1
     errors = json.loads(late.stdout)["errors"]
@@ -227,9 +229,10 @@ def test_check_rejects_a_bad_today(tmp_path: Path, cli: CliRunner) -> None:
 
 def test_findings_are_pure(tmp_path: Path) -> None:
     registry = load_registry(workspace(tmp_path, days(20)))
-    assert [f.level for f in findings(registry, {}, TODAY)] == ["error"]
-    assert [f.level for f in findings(registry, {"summarizer": True}, TODAY)] == ["warning"]
-    assert findings(registry, {}, days(-100)) == []  # long before: nothing to say
+    approved = {"summarizer": DependencyFacts(approved=True)}
+    assert [f.level for f in retirement_findings(registry, {}, TODAY)] == ["error"]
+    assert [f.level for f in retirement_findings(registry, approved, TODAY)] == ["warning"]
+    assert retirement_findings(registry, {}, days(-100)) == []  # long before: nothing to say
 
 
 # --- check stays fast: no litellm, no git -----------------------------------------------
@@ -288,8 +291,8 @@ def status(cli: CliRunner, path: Path, *extra: str, today: dt.date = TODAY) -> A
 def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -> None:
     root = init_repo(tmp_path / "repo")
     path = workspace(root, days(200))
-    store_run(root, "20260901-1", dt.date(2026, 9, 1), verdict="INCONCLUSIVE")
-    store_run(root, "20260915-1", dt.date(2026, 9, 15), verdict="PASS", decision="approve")
+    store_run(root, finished=dt.date(2026, 9, 1), candidates={"vendor/new": "INCONCLUSIVE"})
+    store_run(root, finished=dt.date(2026, 9, 15), decision="approve")  # 20260915T115500Z
     commit_as(root, "alice@example.com", "2026-08-02", "Add the summarizer")
     result = status(cli, path, "--json")
     assert result.exit_code == 0, result.stderr
@@ -304,13 +307,13 @@ def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -
         "window_end": "2026-10-28",
         "urgent": False,
         "reasons": ["retiring"],  # the replacement was evaluated, the baseline is fresh
-        "last_run": "20260915-1",
+        "last_run": "20260915T115500Z",
         "last_verdict": "PASS",
         "signoff": {
             "decision": "approve",
             "by": "alice@example.com",
             "at": "2026-09-15",
-            "run": "20260915-1",
+            "run": "20260915T115500Z",
         },  # fmt: skip
         "baseline_age_days": 16,
         "owners": [

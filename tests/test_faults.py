@@ -260,6 +260,11 @@ def test_a_429_storm_shrinks_concurrency_and_never_exceeds_the_limit(
     )
     result = run(cli, root)
     assert result.exit_code in (0, 3), result.output  # identical answers: a verdict, no error
+    verdict = {0: "PASS", 3: "INCONCLUSIVE"}[result.exit_code]
+    assert result.stdout.startswith(
+        f"{verdict}: dep (40 cases, 1 sample; 80 calls made, 0 from the cache, "
+        "0 errors in the journal)\n"
+    ), result.stdout
     summary = summary_of(run_dirs(root)[0])
     assert summary["calls"]["errors"] == 0  # every rate-limited call got through in the end
     keys = journal_keys(run_dirs(root)[0])
@@ -298,6 +303,9 @@ def test_retry_after_is_capped_and_the_call_still_retries(
     result = run(cli, root)
     assert time.monotonic() - started < STARTUP
     assert result.exit_code in (0, 3), result.output  # 20% errors: under the 50% threshold
+    verdict = {0: "PASS", 3: "INCONCLUSIVE"}[result.exit_code]
+    assert result.stdout.startswith(f"{verdict}: dep ({len(CASES)} cases, 1 sample; ")
+    assert result.stdout.splitlines()[0].endswith(" 4 errors in the journal)"), result.stdout
     summary = summary_of(run_dirs(root)[0])
     assert summary["metrics"]["openai/cand"]["errors_by_class"] == {"RateLimited": 4}
     for case in TRANSIENT:

@@ -4,7 +4,7 @@ that would stage more, and remotes that are never contacted."""
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from migrate.signoff import SIGNOFF_MARKER
 from tests.conftest import commit_as, git, init_repo, invoke, write
+from tests.support.stored_run import store_run
 
 TODAY = "2027-01-20"
 RUN_ID = "20270112T101500Z"
@@ -42,25 +43,12 @@ RUNBOOK_TEXT = f"""
 """
 
 
-def summary() -> dict[str, Any]:
-    """The parts of a PASS run's summary.json that a sign-off reads."""
-    return {
-        "version": 1,
-        "run_id": RUN_ID,
-        "dependency": "summarizer",
-        "quarter": "2027Q1",
-        "models": {"baseline": "vendor/old", "candidates": ["vendor/new"], "judge": None},
-        "suite": {"path": "evals/summary.jsonl", "sha256": "ab" * 32, "cases": 400},
-        "verdict": "PASS",
-        "candidates": {"vendor/new": {"verdict": "PASS"}},
-    }
-
-
 def workspace(tmp_path: Path) -> Path:
     root = init_repo(tmp_path / "ws")
     write(root / "models.yaml", REGISTRY)
     write(root / RUNBOOK, RUNBOOK_TEXT)
-    write(root / RUN_DIR / "summary.json", json.dumps(summary(), indent=2) + "\n")
+    run = store_run(root, finished=dt.datetime(2027, 1, 12, 10, 20, tzinfo=dt.UTC))  # PASS
+    assert run.directory == root / RUN_DIR
     commit_as(root, "alice@example.com", "2027-01-12", "The summarizer's run")
     return root
 
@@ -81,6 +69,15 @@ def state(root: Path) -> tuple[str, str, str, str]:
         git(root, "ls-files", "--stage"),
         git(root, "status", "--porcelain=v1", "--untracked-files=all"),
         (root / RUNBOOK).read_text(encoding="utf-8"),
+    )
+
+
+def recorded(result: Any, root: Path, decision: str = "approve") -> None:
+    """Exit 0 and the confirmation that names the decision and the commit just made."""
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"Recorded: {decision} by alice@example.com on run {RUN_ID} (verdict PASS); committed "
+        f"{head(root)[:10]} with {RUN_DIR}/signoff.json, {RUNBOOK}. Nothing was pushed.\n"
     )
 
 
@@ -155,7 +152,7 @@ def test_refused_when_an_earlier_signoff_has_uncommitted_edits(
     tmp_path: Path, cli: CliRunner
 ) -> None:
     root = workspace(tmp_path)
-    assert signoff(cli, root).exit_code == 0
+    recorded(signoff(cli, root), root)
     record = root / RUN_DIR / "signoff.json"
     record.write_text(record.read_text().replace('"approve"', '"reject"'))
     before = state(root)
@@ -188,8 +185,7 @@ def test_hooks_cannot_widen_the_commit(tmp_path: Path, cli: CliRunner) -> None:
     hook.write_text("#!/bin/sh\ntouch hook-ran\ngit add -A\n")
     hook.chmod(0o755)
     write(root / "draft.txt", "not for this commit\n")
-    result = signoff(cli, root)
-    assert result.exit_code == 0, result.stderr
+    recorded(signoff(cli, root), root)
     files = git(root, "show", "--name-only", "--format=", "HEAD").split()
     assert sorted(files) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
     assert not (root / "hook-ran").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.resources
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from pre_commit.clientlib import load_config
 from test_sync import bundled_map
 from typer.testing import CliRunner
 
-from migrate.commands.init import (
+from migrate.lifecycle.sources import LifecycleRecord
+from migrate.registry.load import load_registry
+from migrate.scaffolding import (
     EXAMPLE_MIN_DAYS,
     FALLBACK_EXAMPLE,
     ExampleModel,
@@ -25,8 +28,6 @@ from migrate.commands.init import (
     scaffold_files,
     scaffold_values,
 )
-from migrate.lifecycle.sources import LifecycleRecord
-from migrate.registry.load import load_registry
 
 SCAFFOLDED = [
     ".github/workflows/model-migrations.yml",
@@ -51,6 +52,14 @@ def init(cli: CliRunner, directory: Path, *extra: str) -> Any:
     return invoke(cli, "init", str(directory), *extra)
 
 
+def scaffolded(result: Any) -> None:
+    """Exit 0, every file listed as created and the next steps said."""
+    assert result.exit_code == 0, result.stderr
+    for name in SCAFFOLDED:
+        assert f"created  {name}\n" in result.stdout
+    assert "\nNext:\n" in result.stdout
+
+
 def test_init_then_check_calendar_and_plan_succeed(tmp_path: Path, cli: CliRunner) -> None:
     workspace = tmp_path / "new-workspace"
     result = init(cli, workspace)
@@ -66,6 +75,11 @@ def test_init_then_check_calendar_and_plan_succeed(tmp_path: Path, cli: CliRunne
     assert "0 errors, 0 warnings" in check.stdout
     calendar = invoke(cli, "calendar", cwd=workspace)
     assert calendar.exit_code == 0, calendar.stderr
+    assert re.fullmatch(  # four windows, four reviews and the example's retirement
+        r"Wrote calendar\.ics: 9 events for \d{4}Q[1-4]-\d{4}Q[1-4] "
+        r"\(9 added, 0 changed, 0 unchanged, 0 cancelled\)\n",
+        calendar.stdout,
+    ), calendar.stdout
     assert (workspace / "calendar.ics").read_text(encoding="utf-8").startswith("BEGIN:VCALENDAR")
     plan = invoke(cli, "plan", "--json", cwd=workspace)
     assert plan.exit_code == 0, plan.stderr
@@ -77,7 +91,7 @@ def test_init_then_check_calendar_and_plan_succeed(tmp_path: Path, cli: CliRunne
 def test_the_example_dependency_is_on_a_real_model_with_its_real_date(
     tmp_path: Path, cli: CliRunner
 ) -> None:
-    assert init(cli, tmp_path).exit_code == 0
+    scaffolded(init(cli, tmp_path))
     registry = load_registry(tmp_path / "models.yaml")
     dependency = registry.dependencies["ticket-summarizer"]
     model = registry.models[dependency.model]
@@ -103,7 +117,7 @@ def test_the_example_dependency_is_on_a_real_model_with_its_real_date(
 
 def test_the_scaffold_is_clean_for_sync_and_scan(tmp_path: Path, cli: CliRunner) -> None:
     workspace = init_repo(tmp_path / "ws")
-    assert init(cli, workspace).exit_code == 0
+    scaffolded(init(cli, workspace))
     git(workspace, "add", "-A")
     git(workspace, "commit", "-q", "-m", "Scaffold the workspace")
     sync = invoke(cli, "sync", "--json", cwd=workspace)
@@ -112,6 +126,8 @@ def test_the_scaffold_is_clean_for_sync_and_scan(tmp_path: Path, cli: CliRunner)
     assert json.loads(sync.stdout)["disagreements"] == []
     scan = invoke(cli, "scan", cwd=workspace)
     assert scan.exit_code == 0, scan.stderr
+    tracked = len(git(workspace, "ls-files").split()) - 1  # every file but the registry
+    assert scan.stdout == f"Scanned {tracked} tracked files: 0 uses of registered models.\n"
 
 
 def test_existing_files_are_skipped_and_listed(tmp_path: Path, cli: CliRunner) -> None:

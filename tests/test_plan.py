@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -12,6 +13,7 @@ from conftest import commit_as, git, init_repo, invoke, write
 from typer.testing import CliRunner
 
 from migrate.runbooks.merge import SIGNOFFS_MARKER, checked_steps
+from tests.support.stored_run import store_run
 
 TODAY = "2026-10-15"  # the next window is 2027Q1: 2027-01-08 to 2027-01-28
 
@@ -208,22 +210,16 @@ def test_runbook_shows_the_facts(cli: CliRunner, workspace: dict[str, Any]) -> N
 
 def test_last_run_verdict_and_baseline_age(cli: CliRunner, workspace: dict[str, Any]) -> None:
     root = workspace["root"]
-    run_dir = root / "runbooks" / "2026Q4" / "billing-summarizer" / "runs" / "20261001-120000"
-    write(
-        run_dir / "summary.json",
-        json.dumps(
-            {
-                "run_id": "20261001-120000",
-                "dependency": "billing-summarizer",
-                "finished_at": "2026-10-01T12:00:00+00:00",
-                "verdict": "PASS",
-                "models": {
-                    "baseline": "openai/gpt-4o-2024-08-06",
-                    "candidates": ["openai/gpt-5.4"],
-                },
-            }
-        ),
+    run = store_run(
+        root,
+        finished=dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC),
+        dependency="billing-summarizer",
+        baseline="openai/gpt-4o-2024-08-06",
+        candidates={"openai/gpt-5.4": "PASS"},
+        suite="evals/billing.jsonl",
+        prompt="prompts/billing_summary.md.j2",
     )
+    assert run.run_id == "20261001T115500Z"
     due = by_dependency(plan_json(cli, root))
     # The replacement was evaluated; the baseline will be 99 days old when the window opens.
     assert due["billing-summarizer"]["reasons"] == ["retiring", "stale_baseline"]
@@ -233,10 +229,10 @@ def test_last_run_verdict_and_baseline_age(cli: CliRunner, workspace: dict[str, 
         "re-baseline after 90)"
     ) in text
     assert (
-        "- Last run: `20261001-120000` on 2026-10-01: PASS (`openai/gpt-4o-2024-08-06` "
+        "- Last run: `20261001T115500Z` on 2026-10-01: PASS (`openai/gpt-4o-2024-08-06` "
         "against openai/gpt-5.4)"
     ) in text
-    assert "migrate report 20261001-120000\n" in text
+    assert "migrate report 20261001T115500Z\n" in text
     assert (
         "The last baseline of openai/gpt-4o-2024-08-06 is from 2026-10-01, 99 days old "
         "when the window opens on 2027-01-08 (the limit is 90 days)."
@@ -478,6 +474,9 @@ def test_commands_name_a_registry_that_is_not_models_yaml(
         cli, "plan", "--today", TODAY, "--registry", "llm-registry.yaml", "--json", cwd=root
     )
     assert result.exit_code == 0, result.output
+    due = by_dependency(json.loads(result.stdout))
+    assert due["billing-summarizer"]["runbook"] == "runbooks/2027Q1/billing-summarizer.md"
+    assert due["billing-summarizer"]["runbook_status"] == "created"
     text = (root / "runbooks" / "2027Q1" / "billing-summarizer.md").read_text()
     assert "migrate run billing-summarizer --registry llm-registry.yaml\n" in text
     assert "of `billing-summarizer` in llm-registry.yaml to it and deploy." in text

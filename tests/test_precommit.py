@@ -19,7 +19,7 @@ from conftest import REPO_ROOT, git, init_repo, write
 from pre_commit.clientlib import load_config, load_manifest
 from test_init import EXAMPLE
 
-from migrate.commands.init import InstallSource, scaffold_files, scaffold_values
+from migrate.scaffolding import InstallSource, scaffold_files, scaffold_values
 
 
 def hooks() -> dict[str, dict[str, object]]:

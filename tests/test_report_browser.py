@@ -84,6 +84,8 @@ def test_report_html_renders_with_its_charts_in_chromium(
         root = write_workspace(tmp_path / "ws", server.api_base, cases=30)
         result = invoke(cli, "run", "dep", "--today", "2026-11-26", "--no-progress", cwd=root)
     assert result.exit_code in (1, 3), result.output
+    verdict = {1: "FAIL", 3: "INCONCLUSIVE"}[result.exit_code]
+    assert result.stdout.startswith(f"{verdict}: dep (30 cases, 1 sample; "), result.stdout
     report = run_dirs(root)[0] / "report.html"
     html = report.read_text(encoding="utf-8")
     assert "<script" not in html  # no script at all, so nothing to execute

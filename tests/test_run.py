@@ -45,6 +45,23 @@ def run(cli, root: Path, *args: str):  # type: ignore[no-untyped-def]
     return invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", *args, cwd=root)
 
 
+def said(result, root: Path, verdict_line: str, *lines: str) -> None:  # type: ignore[no-untyped-def]
+    """`migrate run`'s account of a run: the verdict line (exact, or its start when it ends
+    in '; '), a line starting with each of `lines`, and the path of the report last."""
+    out = result.stdout.splitlines()
+    if verdict_line.endswith("; "):
+        assert any(line.startswith(verdict_line) for line in out), result.stdout
+    else:
+        assert verdict_line in out, result.stdout
+    for expected in lines:
+        assert any(line.startswith(expected) for line in out), (expected, result.stdout)
+    report = run_dirs(root)[-1] / "report.md"
+    assert out[-1] == f"Report: {report.relative_to(root)}", result.stdout
+
+
+VERDICT_OF = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE", 4: "ERROR"}
+
+
 def regression_headings(report: str) -> list[str]:
     return re.findall(r"^### `([^`]+)`$", report, flags=re.MULTILINE)
 
@@ -60,6 +77,9 @@ def test_candidate_wrong_on_15_percent_fails_and_lists_exactly_those_cases(
     )
     result = run(cli, root)
     assert result.exit_code == 1, result.output
+    said(result, root, "FAIL: dep (100 cases, 1 sample; 200 calls made, 0 from the cache, "
+         "0 errors in the journal)",
+         "  openai/cand: FAIL: 15 regressions, 0 improvements, 0 flaky. ")  # fmt: skip
     summary = summary_of(run_dirs(root)[0])
     assert summary["verdict"] == "FAIL"
     comparison = summary["candidates"]["openai/cand"]
@@ -86,6 +106,8 @@ def test_identical_candidate_passes_with_zero_regressions(
     )
     result = run(cli, root)
     assert result.exit_code == 0, result.output
+    said(result, root, "PASS: dep (100 cases, 1 sample; ",
+         "  openai/same: PASS: 0 regressions, 0 improvements, 0 flaky. ")  # fmt: skip
     summary = summary_of(run_dirs(root)[0])
     assert summary["verdict"] == "PASS"
     assert summary["candidates"]["openai/same"]["regressions"] == []
@@ -121,6 +143,8 @@ def test_refusals_are_measured_and_break_the_refusal_gate(
     )
     result = run(cli, root)
     assert result.exit_code == 1, result.output
+    said(result, root, "FAIL: dep (100 cases, 1 sample; ",
+         "  openai/cand: FAIL: 10 regressions, 0 improvements, 0 flaky. ")  # fmt: skip
     summary = summary_of(run_dirs(root)[0])
     assert summary["metrics"]["openai/good"]["refusal_rate"] == 0.0
     assert summary["metrics"]["openai/cand"]["refusal_rate"] == pytest.approx(0.10)
@@ -146,6 +170,8 @@ def test_slower_candidate_breaks_the_latency_gate(
     assert gates["p95_latency_increase"]["status"] == "broken"
     assert summary["metrics"]["openai/slow"]["latency_p50"] >= 0.25
     assert result.exit_code == 1
+    said(result, root, "FAIL: dep (40 cases, 1 sample; ",
+         "  openai/slow: FAIL: 0 regressions, 0 improvements, 0 flaky. ")  # fmt: skip
 
 
 def test_rate_limits_and_server_errors_lose_no_case(
@@ -158,6 +184,10 @@ def test_rate_limits_and_server_errors_lose_no_case(
     root = write_workspace(tmp_path / "ws", server.api_base, cases=80)
     result = run(cli, root)
     assert result.exit_code in (0, 1, 3), result.output
+    verdict = VERDICT_OF[result.exit_code]
+    said(result, root, f"{verdict}: dep (80 cases, 1 sample; ",
+         f"  openai/cand: {verdict}: 1 regressions, ")  # fmt: skip
+    assert result.stdout.splitlines()[0].endswith(" 0 errors in the journal)")
     run_dir = run_dirs(root)[0]
     keys = journal_keys(run_dir)
     assert len(keys) == len(set(keys)) == 160  # every (model, case, sample) exactly once
@@ -188,6 +218,9 @@ def test_persistent_errors_are_reported_as_errors_not_failures(
     comparison = summary["candidates"]["openai/cand"]
     assert set(comparison["unscored"]) == broken and comparison["regressions"] == []
     assert result.exit_code == 0, result.output
+    said(result, root, "PASS: dep (100 cases, 1 sample; ",
+         "  openai/cand: PASS: 0 regressions, 0 improvements, 0 flaky. ")  # fmt: skip
+    assert result.stdout.splitlines()[0].endswith(" 3 errors in the journal)")
 
 
 def test_too_many_errors_is_an_infrastructure_failure(
@@ -203,6 +236,9 @@ def test_too_many_errors_is_an_infrastructure_failure(
     )
     result = run(cli, root)
     assert result.exit_code == 4, result.output
+    said(result, root, "ERROR: dep (20 cases, 1 sample; ",
+         "  infrastructure: openai/cand: 5 of 20 calls failed",
+         "  openai/cand: ERROR: ")  # fmt: skip
     summary = summary_of(run_dirs(root)[0])
     assert summary["verdict"] == "ERROR"
     assert "openai/cand: 5 of 20 calls failed" in summary["infrastructure_failure"]
@@ -216,15 +252,28 @@ def test_rerun_of_an_unchanged_run_makes_no_call_and_report_rerenders(
     first = run(cli, root)
     calls = server.total_calls()
     assert calls == 40
+    assert first.exit_code == 3, first.output  # one regression in twenty settles nothing
+    said(first, root, "INCONCLUSIVE: dep (20 cases, 1 sample; 40 calls made, 0 from the cache, "
+         "0 errors in the journal)")  # fmt: skip
     second = run(cli, root)
     assert second.exit_code == first.exit_code
     assert server.total_calls() == calls
     assert "no call made" in second.output
     run_dir = run_dirs(root)[0]
+    assert second.stdout.startswith(
+        f"Unchanged since run {run_dir.name}: no call made, its reports re-rendered "
+        "(use --no-cache for fresh calls).\n"
+    )
+    said(second, root, "INCONCLUSIVE: dep (20 cases, 1 sample; 0 calls made, 0 from the cache, "
+         "0 errors in the journal)")  # fmt: skip
     before = summary_of(run_dir)
     (run_dir / "report.md").unlink()
     result = invoke(cli, "report", run_dir.name, cwd=root)
     assert result.exit_code == first.exit_code, result.output
+    assert result.stdout == (
+        f"INCONCLUSIVE: re-rendered {run_dir.relative_to(root)} (summary.json, report.md, "
+        "report.html, junit.xml) without a model call\n"
+    )
     assert (run_dir / "report.md").exists()
     assert outcome_fields(summary_of(run_dir)) == outcome_fields(before)
     assert server.total_calls() == calls
@@ -248,6 +297,8 @@ def test_changed_checks_rescore_cached_calls_without_calling(
     assert summary["calls"]["cached"] == 20
     assert summary["metrics"]["openai/cand"]["pass_rate"] == 0.0  # chatty answers are long
     assert result.exit_code == 1
+    said(result, root, "FAIL: dep (10 cases, 1 sample; 0 calls made, 20 from the cache, "
+         "0 errors in the journal)", "  openai/cand: FAIL: 10 regressions, ")  # fmt: skip
 
 
 def test_drift_of_the_current_model_is_listed(cli, tmp_path: Path, server: ScriptedServer) -> None:
@@ -430,5 +481,7 @@ def test_a_models_own_concurrency_limit_is_respected(
     )
     result = run(cli, root, "--concurrency", "16")
     assert result.exit_code in (0, 3), result.output
+    said(result, root, f"{VERDICT_OF[result.exit_code]}: dep (24 cases, 1 sample; 48 calls made, "
+         "0 from the cache, 0 errors in the journal)")  # fmt: skip
     assert server.max_in_flight == 2  # one per model: each model is held to its own limit
     assert server.calls == {"good": 24, "cand": 24}

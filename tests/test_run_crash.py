@@ -71,6 +71,10 @@ def test_sigkill_then_rerun_records_every_call_once(tmp_path: Path, kill_after: 
         out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 1, err
         assert "Resumed run" in out
+        assert (  # the calls left after the kill, and no more
+            f"\nFAIL: dep (50 cases, 1 sample; {100 - len(done_before)} calls made, "
+            "0 from the cache, 0 errors in the journal)\n"
+        ) in out
         assert run_dirs(root) == [run_dir]  # continued, not restarted
         keys = journal_keys(run_dir)
         assert len(keys) == len(set(keys)) == 100  # every (model, case, sample) exactly once

@@ -147,13 +147,17 @@ def test_untracked_ignored_binary_and_huge_files_are_not_read(
 
 def test_the_registry_itself_is_not_scanned(tmp_path: Path, cli: CliRunner) -> None:
     root = repository(tmp_path / "repo", {}, extra="    # was gpt-4o-mini until May\n")
-    assert scan(cli, root).exit_code == 0
+    result = scan(cli, root)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Scanned 0 tracked files: 0 uses of registered models.\n"
 
 
 def test_a_deleted_but_tracked_file_is_skipped(tmp_path: Path, cli: CliRunner) -> None:
     root = repository(tmp_path / "repo", {"old.py": 'model = "gpt-4o-mini"\n'})
     (root / "old.py").unlink()
-    assert scan(cli, root).exit_code == 0
+    result = scan(cli, root)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Scanned 0 tracked files: 0 uses of registered models.\n"
 
 
 WHOLE_TOKENS = """\

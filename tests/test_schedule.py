@@ -5,7 +5,6 @@ repository)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from migrate.schedule.quarters import (
 )
 from migrate.workspace import open_workspace
 from migrate.yamlsource import Located
+from tests.support.stored_run import store_run
 
 DAY = dt.timedelta(days=1)
 
@@ -282,28 +282,6 @@ def example(root: Path, retires: str | None, replacement: str | None = "vendor/n
     )
 
 
-def store_run(root: Path, run_id: str, finished: dt.date, *, baseline: str = "vendor/old",
-              candidates: tuple[str, ...] = ("vendor/new",), verdict: str = "PASS",
-              decision: str | None = None) -> Path:  # fmt: skip
-    """A stored run (and its sign-off) in the layout migrate/history/runs.py reads."""
-    quarter = str(Quarter.containing(finished))
-    folder = root / "runbooks" / quarter / "summarizer" / "runs" / run_id
-    summary = {
-        "version": 1,
-        "run_id": run_id,
-        "dependency": "summarizer",
-        "finished_at": f"{finished.isoformat()}T14:03:00+00:00",
-        "models": {"baseline": baseline, "candidates": list(candidates)},
-        "verdict": verdict,
-    }
-    write(folder / "summary.json", json.dumps(summary))
-    if decision is not None:
-        signoff = {"decision": decision, "by": "alice@example.com", "at": finished.isoformat(),
-                   "run_id": run_id}  # fmt: skip
-        write(folder / "signoff.json", json.dumps(signoff))
-    return folder
-
-
 def due_of(registry_path: Path, today: dt.date = TODAY, *, with_git: bool = False) -> Any:
     ws = open_workspace(registry_path, today, with_git=with_git)
     return assess("summarizer", ws.registry.dependencies["summarizer"], ws.registry,
@@ -332,15 +310,15 @@ def test_overdue_when_the_retirement_passed_without_an_approved_signoff(tmp_path
     due = due_of(registry)
     assert Reason.OVERDUE in due.reasons and Reason.RETIRING not in due.reasons and due.urgent
     # neither a rejection nor an approval of a run on another model counts
-    store_run(tmp_path, "20260901-1", dt.date(2026, 9, 1), decision="reject")
-    store_run(tmp_path, "20260902-1", dt.date(2026, 9, 2), baseline="vendor/older",
+    store_run(tmp_path, finished=dt.date(2026, 9, 1), decision="reject")
+    store_run(tmp_path, finished=dt.date(2026, 9, 2), baseline="vendor/older",
               decision="approve")  # fmt: skip
     assert Reason.OVERDUE in due_of(registry).reasons
 
 
 def test_not_overdue_with_an_approved_signoff(tmp_path: Path) -> None:
     registry = example(tmp_path, "2026-09-15")
-    store_run(tmp_path, "20260820-1", dt.date(2026, 8, 20), decision="approve")
+    store_run(tmp_path, finished=dt.date(2026, 8, 20), decision="approve")
     due = due_of(registry)
     assert Reason.OVERDUE not in due.reasons
     assert Reason.RETIRING in due.reasons
@@ -360,39 +338,39 @@ def test_stale_baseline_when_there_is_none(tmp_path: Path) -> None:
 def test_stale_baseline_when_old_and_not_when_fresh(tmp_path: Path) -> None:
     registry = example(tmp_path, None, replacement=None)
     # measured at the window's start (Oct 8): 90 days before is Jul 10
-    store_run(tmp_path, "20260709-1", dt.date(2026, 7, 9))
+    store_run(tmp_path, finished=dt.date(2026, 7, 9))
     assert due_of(registry).reasons == (Reason.STALE_BASELINE,)
-    store_run(tmp_path, "20260710-1", dt.date(2026, 7, 10))
+    store_run(tmp_path, finished=dt.date(2026, 7, 10))
     assert due_of(registry) is None
 
 
 def test_a_run_that_failed_on_infrastructure_is_no_baseline(tmp_path: Path) -> None:
     registry = example(tmp_path, None, replacement=None)
-    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), verdict="ERROR")
+    store_run(tmp_path, finished=dt.date(2026, 9, 20), candidates={"vendor/new": "ERROR"})
     assert due_of(registry).reasons == (Reason.STALE_BASELINE,)
-    store_run(tmp_path, "20260921-1", dt.date(2026, 9, 21), verdict="INCONCLUSIVE")
+    store_run(tmp_path, finished=dt.date(2026, 9, 21), candidates={"vendor/new": "INCONCLUSIVE"})
     assert due_of(registry) is None
 
 
 def test_a_baseline_of_another_model_does_not_count(tmp_path: Path) -> None:
     registry = example(tmp_path, None, replacement=None)
-    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), baseline="vendor/new",
-              candidates=())  # fmt: skip
+    store_run(tmp_path, finished=dt.date(2026, 9, 20), baseline="vendor/new",
+              candidates={})  # fmt: skip
     assert due_of(registry).reasons == (Reason.STALE_BASELINE,)
 
 
 def test_replacement_available_until_it_is_evaluated(tmp_path: Path) -> None:
     registry = example(tmp_path, None, replacement="vendor/new")
-    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20), candidates=("vendor/other",))
+    store_run(tmp_path, finished=dt.date(2026, 9, 20), candidates={"vendor/other": "PASS"})
     assert due_of(registry).reasons == (Reason.REPLACEMENT_AVAILABLE,)
-    store_run(tmp_path, "20260921-1", dt.date(2026, 9, 21), candidates=("vendor/new",))
+    store_run(tmp_path, finished=dt.date(2026, 9, 21), candidates={"vendor/new": "PASS"})
     assert due_of(registry) is None
 
 
 def test_no_active_owner_from_real_git_history(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo")
     registry = example(root, None, replacement=None)
-    store_run(root, "20260920-1", dt.date(2026, 9, 20))  # a fresh baseline: no other reason
+    store_run(root, finished=dt.date(2026, 9, 20))  # a fresh baseline: no other reason
     commit_as(root, "alice@example.com", "2025-09-20", "Add the summarizer")
     due = due_of(registry, with_git=True)
     assert due is not None and due.reasons == (Reason.NO_ACTIVE_OWNER,)
@@ -405,7 +383,7 @@ def test_one_active_owner_is_enough(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo")
     registry = example(root, None, replacement=None,
                        owners=("alice@example.com", "bob@example.com"))  # fmt: skip
-    store_run(root, "20260920-1", dt.date(2026, 9, 20))
+    store_run(root, finished=dt.date(2026, 9, 20))
     commit_as(root, "alice@example.com", "2024-01-10", "Add the summarizer")
     (root / "notes.md").write_text("x\n")
     commit_as(root, "Bob@Example.com", "2026-08-30", "Notes", "notes.md")  # case differs
@@ -415,7 +393,7 @@ def test_one_active_owner_is_enough(tmp_path: Path) -> None:
 def test_a_departed_prompt_author_is_not_a_missing_owner(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo")
     registry = example(root, None, replacement=None)
-    store_run(root, "20260920-1", dt.date(2026, 9, 20))
+    store_run(root, finished=dt.date(2026, 9, 20))
     commit_as(root, "mallory@example.com", "2025-01-10", "Write the summary prompt")
     (root / "notes.md").write_text("x\n")
     commit_as(root, "alice@example.com", "2026-09-01", "Notes", "notes.md")
@@ -427,14 +405,14 @@ def test_a_departed_prompt_author_is_not_a_missing_owner(tmp_path: Path) -> None
 def test_commits_after_today_do_not_count(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo")
     registry = example(root, None, replacement=None)
-    store_run(root, "20260920-1", dt.date(2026, 9, 20))
+    store_run(root, finished=dt.date(2026, 9, 20))
     commit_as(root, "alice@example.com", "2026-12-01", "From the future")
     assert due_of(registry, with_git=True).reasons == (Reason.NO_ACTIVE_OWNER,)
 
 
 def test_outside_a_git_repository_owner_activity_is_unknown(tmp_path: Path) -> None:
     registry = example(tmp_path, None, replacement=None)
-    store_run(tmp_path, "20260920-1", dt.date(2026, 9, 20))
+    store_run(tmp_path, finished=dt.date(2026, 9, 20))
     ws = open_workspace(registry, TODAY)
     assert ws.facts["summarizer"].owner_last_commit is None
     assert due_of(registry, with_git=True) is None

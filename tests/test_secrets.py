@@ -194,6 +194,8 @@ def crafted_run(tmp_path: Path, cli: CliRunner) -> Path:
         root = write_workspace(tmp_path / "ws", server.api_base, cases=3)
         result = invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
         assert result.exit_code in (0, 3), result.output
+        verdict = {0: "PASS", 3: "INCONCLUSIVE"}[result.exit_code]
+        assert result.stdout.startswith(f"{verdict}: dep (3 cases, 1 sample; "), result.stdout
     run_dir = run_dirs(root)[0]
     manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     manifest["params"]["note"] = SENTINELS["TEST_LLM_KEY"]

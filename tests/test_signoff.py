@@ -3,6 +3,7 @@ sign-off alone, in real git repositories. Nothing is ever pushed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from conftest import commit_as, git, init_repo, invoke, write
 from typer.testing import CliRunner
 
 from migrate.signoff import SIGNOFF_MARKER, append_to_runbook
+from tests.support import stored_run
 
 TODAY = "2027-01-20"  # vendor/old retires 2027-02-15: inside the 30-day safety margin
 RUN_ID = "20270112T101500Z"
@@ -52,71 +54,17 @@ RUNBOOK_TEXT = f"""
 """
 
 
-def summary(run_id: str, verdicts: dict[str, str], overall: str | None = None) -> dict[str, Any]:
-    """A summary.json in the shape migrate.evals.session.build_summary writes."""
-    candidates = {
-        model: {
-            "verdict": verdict,
-            "regressions": [] if verdict == "PASS" else ["c007"],
-            "improvements": [],
-            "flaky": [],
-            "unscored": [],
-            "paired_cases": 400,
-            "pass_rate_diff": {
-                "estimate": 0.0,
-                "low": -0.0095,
-                "high": 0.0095,
-                "method": "Tango score interval",
-                "mcnemar_exact_p": 1.0,
-                "bootstrap_low": None,
-                "bootstrap_high": None,
-            },  # fmt: skip
-            "gates": [],
-            "cases_to_settle": None,
-            "explanation": "...",
-        }
-        for model, verdict in verdicts.items()
-    }
-    ranks = {"PASS": 3, "INCONCLUSIVE": 2, "FAIL": 1, "ERROR": 0}
-    verdict = overall or max(verdicts.values(), key=ranks.__getitem__, default="BASELINE")
-    return {
-        "version": 1,
-        "run_id": run_id,
-        "dependency": "summarizer",
-        "quarter": "2027Q1",
-        "started_at": "2027-01-12T10:15:00+00:00",
-        "finished_at": "2027-01-12T10:21:40+00:00",
-        "models": {"baseline": "vendor/old", "candidates": list(verdicts), "judge": None},
-        "suite": {
-            "path": "evals/summary.jsonl",
-            "sha256": "ab12cd34ef56" * 5 + "abcd",
-            "cases": 400,
-            "cases_in_file": 400,
-            "samples": 1,
-        },  # fmt: skip
-        "verdict": verdict,
-        "exit_code": {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3, "ERROR": 4}.get(verdict, 0),
-        "infrastructure_failure": None,
-        "metrics": {},
-        "candidates": candidates,
-        "drift": {
-            "previous_run": None,
-            "common_cases": 0,
-            "changed": [],
-            "previous_pass_rate": None,
-            "current_pass_rate": None,
-        },  # fmt: skip
-        "outcomes": {},
-        "calls": {"journaled": 800, "cached": 0, "errors": 0, "made_this_time": 800},
-        "reproducibility": {},
-    }
+SUITE_SHA256 = "ab12cd34ef56" * 5 + "abcd"
 
 
 def store_run(root: Path, verdicts: dict[str, str], run_id: str = RUN_ID) -> Path:
-    folder = root / "runbooks" / "2027Q1" / "summarizer" / "runs" / run_id
-    write(folder / "summary.json", json.dumps(summary(run_id, verdicts), indent=2) + "\n")
-    write(folder / "report.md", "# PASS\n")
-    return folder
+    """A finished run of `summarizer` that started at `run_id` and took five minutes."""
+    started = dt.datetime.strptime(run_id, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    run = stored_run.store_run(root, finished=started + dt.timedelta(minutes=5),
+                               candidates=verdicts, suite_sha256=SUITE_SHA256)  # fmt: skip
+    assert run.run_id == run_id
+    write(run.directory / "report.md", "# PASS\n")
+    return run.directory
 
 
 def workspace(
@@ -153,6 +101,17 @@ def assert_nothing_recorded(root: Path, before: str) -> None:
     assert head(root) == before
     assert not (root / RUN_DIR / "signoff.json").exists()
     assert git(root, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def assert_recorded(result: Any, root: Path, decision: str, by: str, *, verdict: str = "PASS",
+                    run_id: str = RUN_ID) -> None:  # fmt: skip
+    """Exit 0 and the one line that names the decision, the run and the commit just made."""
+    assert result.exit_code == 0, result.stderr
+    run_dir = f"runbooks/2027Q1/summarizer/runs/{run_id}"
+    assert result.stdout == (
+        f"Recorded: {decision} by {by} on run {run_id} (verdict {verdict}); committed "
+        f"{head(root)[:10]} with {run_dir}/signoff.json, {RUNBOOK}. Nothing was pushed.\n"
+    )
 
 
 # --- an owner approves a PASS ------------------------------------------------------------
@@ -192,7 +151,7 @@ def test_owner_approves_a_pass(tmp_path: Path, cli: CliRunner) -> None:
         "candidates": ["vendor/new"],
         "verdict": "PASS",
         "candidate_verdict": "PASS",
-        "suite_sha256": "ab12cd34ef56" * 5 + "abcd",
+        "suite_sha256": SUITE_SHA256,
         "note": "Tone reviewed with support.",
         "override": None,
         "overridden": [],
@@ -220,7 +179,7 @@ def test_owner_match_ignores_case_and_names_the_signer_from_history(
     write(root / "prompts" / "summary.md.j2", "[user]\nSummarize briefly: {{ text }}\n")
     commit_as(root, "bob.smith@example.com", "2027-01-15", "Shorter prompt")
     result = signoff(cli, root, "-d", "approve", "--by", "bob.smith@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "bob.smith@example.com")
     assert git(root, "log", "-1", "--format=%B").endswith(
         "Signed-off-by: Bob.Smith <bob.smith@example.com>\n\n"
     )
@@ -274,7 +233,7 @@ def test_override_records_the_reason(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "INCONCLUSIVE"})
     result = signoff(cli, root, "--decision", "approve", "--by", "mallory@example.com",
                      "--override", "Alice is on leave;\nthe retirement is in 26 days")  # fmt: skip
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "mallory@example.com", verdict="INCONCLUSIVE")
     record = json.loads((root / RUN_DIR / "signoff.json").read_text(encoding="utf-8"))
     assert record["override"] == "Alice is on leave;\nthe retirement is in 26 days"
     assert record["overridden"] == [
@@ -295,10 +254,10 @@ def test_override_records_the_reason(tmp_path: Path, cli: CliRunner) -> None:
 def test_an_owner_may_reject_or_keep_without_override(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "FAIL"})
     result = signoff(cli, root, "--decision", "reject", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "reject", "alice@example.com", verdict="FAIL")
     assert git(root, "log", "-1", "--format=%s").strip() == "Sign off summarizer: reject vendor/new"
     result = signoff(cli, root, "--decision", "keep", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "keep", "alice@example.com", verdict="FAIL")
     assert git(root, "log", "-1", "--format=%s").strip() == "Sign off summarizer: keep vendor/old"
     record = json.loads((root / RUN_DIR / "signoff.json").read_text(encoding="utf-8"))
     assert record["decision"] == "keep"
@@ -319,7 +278,7 @@ def test_by_must_be_an_email(tmp_path: Path, cli: CliRunner) -> None:
 def test_several_candidates(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "FAIL", "vendor/other": "PASS"})
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     assert "approve vendor/old -> vendor/other" in git(root, "log", "-1", "--format=%s")
     result = signoff(cli, root, "-d", "approve", "--by", "alice@example.com", "-c", "vendor/x")
     assert result.exit_code == 2
@@ -354,7 +313,7 @@ def test_the_latest_run_is_decided_on_unless_one_is_named(tmp_path: Path, cli: C
     latest = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
     assert latest.exit_code == 2 and "verdict is FAIL" in latest.stderr
     named = signoff(cli, root, "-d", "approve", "--by", "alice@example.com", "--run", RUN_ID)
-    assert named.exit_code == 0, named.stderr
+    assert_recorded(named, root, "approve", "alice@example.com")
 
 
 # --- git safety ------------------------------------------------------------------------------
@@ -368,7 +327,7 @@ def test_another_staged_file_stays_staged_and_out_of_the_commit(
     git(root, "add", "notes.txt")
     write(root / "prompts" / "summary.md.j2", "[user]\nWork in progress {{ text }}\n")
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
     assert git(root, "diff", "--cached", "--name-only").split() == ["notes.txt"]
     assert git(root, "diff", "--name-only").split() == ["prompts/summary.md.j2"]
@@ -381,7 +340,7 @@ def test_without_a_runbook_a_staged_file_elsewhere_does_not_block(
     write(root / "notes.txt", "draft\n")
     git(root, "add", "notes.txt")
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
     runbook = (root / RUNBOOK).read_text(encoding="utf-8")
     assert runbook.startswith(
@@ -479,7 +438,7 @@ def test_nothing_is_pushed(tmp_path: Path, cli: CliRunner) -> None:
     git(root, "branch", "-q", "--set-upstream-to=origin/main")
     published = git(remote, "rev-parse", "main").strip()
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     assert head(root) != published
     assert git(remote, "for-each-ref", "--format=%(refname) %(objectname)") == (
         f"refs/heads/main {published}\n"
@@ -498,7 +457,7 @@ def test_status_and_check_see_the_signoff(tmp_path: Path, cli: CliRunner) -> Non
     assert before.exit_code == 1
     assert "no migration is approved" in before.stderr
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
-    assert result.exit_code == 0, result.stderr
+    assert_recorded(result, root, "approve", "alice@example.com")
     after = invoke(cli, "check", "--registry", registry, "--today", TODAY)
     assert after.exit_code == 0, after.stderr
     assert "0 errors" in after.stdout
@@ -516,9 +475,14 @@ def test_status_and_check_see_the_signoff(tmp_path: Path, cli: CliRunner) -> Non
 
 def test_a_rejection_does_not_satisfy_check(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "FAIL"})
-    assert signoff(cli, root, "-d", "reject", "--by", "alice@example.com").exit_code == 0
+    result = signoff(cli, root, "-d", "reject", "--by", "alice@example.com")
+    assert_recorded(result, root, "reject", "alice@example.com", verdict="FAIL")
     after = invoke(cli, "check", "--registry", str(root / "models.yaml"), "--today", TODAY)
     assert after.exit_code == 1
+    assert (
+        "summarizer: vendor/old retires on 2027-02-15 (26 days left), inside the 30-day "
+        "safety margin, and no migration is approved"
+    ) in after.stderr
 
 
 # --- the runbook line, as a pure function ----------------------------------------------------
@@ -554,7 +518,8 @@ def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
     write(root / RUNBOOK, RUNBOOK_TEXT)
     commit_as(root, "alice@example.com", "2027-01-12", "Add the summarizer")
     store_run(root, {"vendor/new": "PASS"})  # the run itself is never committed
-    assert signoff(cli, root, "-d", "approve", "--by", "alice@example.com").exit_code == 0
+    result = signoff(cli, root, "-d", "approve", "--by", "alice@example.com")
+    assert_recorded(result, root, "approve", "alice@example.com")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(root), str(clone))
     # A sign-off recorded before sign-offs committed their evidence: the signoff.json alone.
@@ -563,6 +528,7 @@ def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
             path.unlink()
     result = invoke(cli, "check", "--registry", str(clone / "models.yaml"), "--today", TODAY)
     assert result.exit_code == 0, result.stderr
+    assert "1 dependencies, 3 models, 0 errors, 1 warnings" in result.stdout
     status = invoke(
         cli, "status", "--json", "--registry", str(clone / "models.yaml"), "--today", TODAY
     )

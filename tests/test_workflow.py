@@ -15,7 +15,7 @@ import yaml
 from conftest import REPO_ROOT
 from test_init import EXAMPLE
 
-from migrate.commands.init import InstallSource, scaffold_files, scaffold_values
+from migrate.scaffolding import InstallSource, scaffold_files, scaffold_values
 
 BIN = Path(sys.executable).parent
 REPOSITORY_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "model-migrations.yml"

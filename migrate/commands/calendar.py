@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from migrate.calendar.events import feed_events, owner_slug
-from migrate.calendar.feed import Change, PreviousFeedError, render_feed
+from migrate.calendar.events import feed_events
+from migrate.calendar.feed import Change, default_feed_path, render_feed
+from migrate.calendar.previous import PreviousFeedError
 from migrate.console import print_json, say, warn
 from migrate.errors import ExitCode, UsageError
 from migrate.files import write_atomic
 from migrate.registry.schema import EMAIL
 from migrate.workspace import open_workspace
 
-DEFAULT_FEED = "calendar.ics"
 REPORTED = (
     Change.ADDED,
     Change.CHANGED,
@@ -27,14 +27,6 @@ REPORTED = (
     Change.CARRIED_OVER,
     Change.DROPPED,
 )
-
-
-def default_feed_path(root: Path, owner: str | None) -> Path:
-    """calendar.ics beside the registry; one file per owner, so that an owner's feed never
-    replaces the team's (each file is the state of its own feed)."""
-    if owner is None:
-        return root / DEFAULT_FEED
-    return root / f"calendar-{owner_slug(owner)}.ics"
 
 
 def _mtime(path: Path) -> dt.datetime:

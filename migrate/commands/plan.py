@@ -1,40 +1,35 @@
 """`migrate plan`: what is due in a quarter and why, and one runbook per due dependency.
 
-Every runbook is rendered and merged before the first one is written, so a broken template
-or an unreadable runbook leaves all files as they were. Unchanged runbooks are not
-rewritten (their mtimes stay), changed ones are replaced atomically.
+What is due is `schedule.due.plan_quarter`; rendering and writing the runbooks (all or
+nothing) is `runbooks.writer`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from migrate.console import print_json, say, table
-from migrate.errors import ExitCode, InputError, UsageError
+from migrate.errors import ExitCode, InputError
 from migrate.evals.rundir import runbook_path
 from migrate.evals.suite import count_cases
-from migrate.files import relative_to, write_atomic
-from migrate.runbooks.facts import RUNBOOK_TEMPLATE, SuiteSize, runbook_context
-from migrate.runbooks.merge import merge_runbook
+from migrate.files import relative_to
+from migrate.runbooks.facts import SuiteSize
+from migrate.runbooks.writer import Runbook, RunbookStatus, build_runbooks, write_runbooks
 from migrate.schedule.due import Due, Plan, default_quarter, plan_quarter
 from migrate.schedule.quarters import Quarter
-from migrate.templating import templates_for
 from migrate.workspace import Workspace, open_workspace
 
-CREATED, UPDATED, UNCHANGED, NOT_WRITTEN = "created", "updated", "unchanged", "not_written"
-_WRITERS = 8
 
-
-@dataclass(frozen=True)
-class Runbook:
-    dependency: str
-    path: Path
-    text: str
-    status: str  # created | updated | unchanged
+def _suite_sizes(ws: Workspace, plan: Plan) -> dict[str, SuiteSize]:
+    """The size of each due dependency's suite, by its path in the registry."""
+    sizes: dict[str, SuiteSize] = {}
+    for due in plan.due:
+        dep = ws.registry.dependencies[due.dependency]
+        if dep.eval is not None and dep.eval.cases not in sizes:
+            sizes[dep.eval.cases] = _suite_size(ws.root / dep.eval.cases)
+    return sizes
 
 
 def _suite_size(path: Path) -> SuiteSize:
@@ -46,61 +41,7 @@ def _suite_size(path: Path) -> SuiteSize:
         return SuiteSize(None, f"cannot read it: {exc}")
 
 
-def _read_existing(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: the runbook is not UTF-8 text; fix or move it") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the runbook: {exc.strerror or exc}") from None
-
-
-def build_runbooks(ws: Workspace, plan: Plan) -> list[Runbook]:
-    """Render and merge every due dependency's runbook, in memory."""
-    templates = templates_for(ws.root)
-    sizes: dict[str, SuiteSize] = {}
-    runbooks = []
-    for due in plan.due:
-        dep = ws.registry.dependencies[due.dependency]
-        suite = None
-        if dep.eval is not None:
-            if dep.eval.cases not in sizes:
-                sizes[dep.eval.cases] = _suite_size(ws.root / dep.eval.cases)
-            suite = sizes[dep.eval.cases]
-        fresh = templates.render(RUNBOOK_TEMPLATE, runbook_context(ws, plan, due, suite))
-        path = ws.root / runbook_path(plan.quarter, due.dependency)
-        old = _read_existing(path)
-        text = merge_runbook(old, fresh)
-        status = CREATED if old is None else UNCHANGED if text == old else UPDATED
-        runbooks.append(Runbook(due.dependency, path, text, status))
-    return runbooks
-
-
-def write_runbooks(runbooks: list[Runbook]) -> None:
-    """Write the changed runbooks atomically; a few threads overlap the fsyncs (a first plan
-    of a large registry writes a thousand files)."""
-    changed = [r for r in runbooks if r.status != UNCHANGED]
-
-    def write(runbook: Runbook) -> None:
-        try:
-            write_atomic(runbook.path, runbook.text)
-        except OSError as exc:
-            raise UsageError(
-                f"{runbook.path}: cannot write the runbook: {exc.strerror or exc}"
-            ) from None
-
-    if len(changed) < 8:
-        for runbook in changed:
-            write(runbook)
-        return
-    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-        for _ in pool.map(write, changed):  # re-raises the first failure
-            pass
-
-
-def _row(due: Due, runbook: str, status: str) -> dict[str, Any]:
+def _row(due: Due, runbook: str, status: RunbookStatus) -> dict[str, Any]:
     return {
         "dependency": due.dependency,
         "model": due.model,
@@ -122,13 +63,15 @@ def run(
     ws = open_workspace(registry_path, today)
     target = Quarter.parse(quarter) if quarter else default_quarter(today, ws.registry)
     plan = plan_quarter(ws.registry, ws.facts, today, target)
-    runbooks = build_runbooks(ws, plan) if write else []
+    runbooks = build_runbooks(ws, plan, _suite_sizes(ws, plan)) if write else []
     if write:
         write_runbooks(runbooks)
     status = {r.dependency: r.status for r in runbooks}
     rows = [
         _row(
-            due, runbook_path(plan.quarter, due.dependency), status.get(due.dependency, NOT_WRITTEN)
+            due,
+            runbook_path(plan.quarter, due.dependency),
+            status.get(due.dependency, RunbookStatus.NOT_WRITTEN),
         )
         for due in plan.due
     ]
@@ -193,9 +136,9 @@ def _print_plan(
     if not write:
         say(f"Runbooks not written (--no-write); they go under {folder}.")
         return
-    counts = {s: sum(1 for r in runbooks if r.status == s) for s in (CREATED, UPDATED, UNCHANGED)}
+    counts = {s: sum(1 for r in runbooks if r.status is s) for s in RunbookStatus}
     where = relative_to(ws.root / folder, Path.cwd())
     say(
-        f"Runbooks under {where}/: {counts[CREATED]} created, {counts[UPDATED]} updated, "
-        f"{counts[UNCHANGED]} unchanged."
+        f"Runbooks under {where}/: {counts[RunbookStatus.CREATED]} created, "
+        f"{counts[RunbookStatus.UPDATED]} updated, {counts[RunbookStatus.UNCHANGED]} unchanged."
     )

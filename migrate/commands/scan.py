@@ -13,8 +13,7 @@ from migrate.console import print_json, say, warn
 from migrate.errors import ExitCode
 from migrate.lifecycle.sources import read_litellm_map
 from migrate.registry.load import load_registry
-from migrate.scan.repository import ScanResult, scan_files, tracked_files
-from migrate.scan.vocabulary import Coverage, build_vocabulary
+from migrate.scan.repository import ScanResult, scan_for_registry, tracked_files
 
 
 def run(registry_path: Path, path: Path | None, as_json: bool) -> int:
@@ -23,10 +22,7 @@ def run(registry_path: Path, path: Path | None, as_json: bool) -> int:
         root, files = tracked_files(registry.root, whole_repository=True)
     else:
         root, files = tracked_files(path)
-    ids = list(registry.models)
-    vocabulary = build_vocabulary(read_litellm_map().records, ids)
-    coverage = Coverage.of(ids, registry.settings.scan_allow)
-    result = scan_files(root, files, vocabulary, coverage, skip=[registry.path])
+    result = scan_for_registry(registry, root, files, read_litellm_map().records)
     if as_json:
         print_json(
             {

@@ -12,22 +12,10 @@ from pathlib import Path
 
 from migrate.console import print_json, say
 from migrate.errors import ExitCode
-from migrate.lifecycle.compare import Change, SyncReport, compare
+from migrate.lifecycle.compare import SyncReport, compare
 from migrate.lifecycle.sources import Source, read_feed, read_litellm_map
-from migrate.lifecycle.write import Edit, update_registry_file
+from migrate.lifecycle.write import edits_for, update_registry_file
 from migrate.registry.load import Registry, load_registry
-
-
-def edits_for(report: SyncReport, today: dt.date) -> dict[str, list[Edit]]:
-    """The registry edits a report's changes make, each commented with its source."""
-    return {
-        model: [Edit(c.field, c.value, _note(c, today)) for c in changes]
-        for model, changes in report.changes_by_model().items()
-    }
-
-
-def _note(change: Change, today: dt.date) -> str:
-    return f"migrate sync {today.isoformat()}: {change.source} {change.source_id}"
 
 
 def run(registry_path: Path, today: dt.date, feed: str | None, write: bool, as_json: bool) -> int:

@@ -26,6 +26,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from migrate.errors import InputError, MigrateError
 from migrate.files import write_atomic
+from migrate.lifecycle.compare import SyncReport
 
 LIFECYCLE_ORDER = ("deprecated", "retires", "replacement", "source")
 _POST = 2  # index of the comment after a key's value in ruamel's comment lists
@@ -38,6 +39,17 @@ class Edit:
     field: str
     value: dt.date | str
     note: str
+
+
+def edits_for(report: SyncReport, today: dt.date) -> dict[str, list[Edit]]:
+    """The registry edits a report's changes make, each commented with its source and day."""
+    return {
+        model: [
+            Edit(c.field, c.value, f"migrate sync {today.isoformat()}: {c.source} {c.source_id}")
+            for c in changes
+        ]
+        for model, changes in report.changes_by_model().items()
+    }
 
 
 def apply_edits(text: str, edits: Mapping[str, Sequence[Edit]]) -> str:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrate.errors import UsageError
-from migrate.scan.vocabulary import Coverage, Vocabulary
+from migrate.lifecycle.sources import LifecycleRecord
+from migrate.registry.load import Registry
+from migrate.scan.vocabulary import Coverage, Vocabulary, build_vocabulary
 
 MAX_FILE_BYTES = 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
@@ -110,6 +112,19 @@ def scan_files(
                     )
                 )
     return result
+
+
+def scan_for_registry(
+    registry: Registry, root: Path, files: Iterable[str], known: Iterable[LifecycleRecord]
+) -> ScanResult:
+    """The uses of model ids in `files` sorted against `registry`: an id is registered when
+    the registry has it under `models`, allowed when `settings.scan_allow` names it, else
+    unregistered. What looks like a model id is learnt from the `known` lifecycle records
+    (litellm's model map) and the registry's own ids; the registry file is never scanned."""
+    ids = list(registry.models)
+    vocabulary = build_vocabulary(known, ids)
+    coverage = Coverage.of(ids, registry.settings.scan_allow)
+    return scan_files(root, files, vocabulary, coverage, skip=[registry.path])
 
 
 def _read_bytes(path: Path, result: ScanResult) -> bytes | None:
