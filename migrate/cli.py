@@ -417,12 +417,14 @@ def scan(
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to create the workspace.")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    today: TodayOption = None,
 ) -> None:
     """Scaffold a workspace: models.yaml, templates/, an example prompt and eval suite, the
     quarterly workflow and a pre-commit entry."""
     from migrate.commands import init as command
 
-    _invoke(lambda: command.run(directory, force))
+    day = _parse_today(today)
+    _invoke(lambda: command.run(directory, force, day))
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from migrate.evals.rundir import (
     runbook_path,
 )
 from migrate.files import relative_to, write_atomic
+from migrate.history.git import open_repository
 from migrate.registry.load import Registry
 from migrate.registry.schema import EMAIL
 from migrate.templating import oneline
@@ -125,14 +126,12 @@ def append_to_runbook(text: str | None, line: str, title: str) -> str:
 
 
 def _repo(root: Path) -> Any:
-    import git
-
-    try:
-        return git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = open_repository(root)
+    if repo is None:
         raise GitSafetyError(
             f"{root} is not in a git repository: a sign-off is recorded by committing it"
-        ) from None
+        )
+    return repo
 
 
 def check_repository(repo: Any, paths: list[Path]) -> None:

@@ -132,3 +132,15 @@ def test_architecture_names_only_modules_that_exist() -> None:
     assert len(named) >= 20, "the page should name the modules a newcomer opens"
     missing = sorted(n for n in named if not (PACKAGE.parent / n).exists())
     assert missing == []
+
+
+def test_one_module_opens_git() -> None:
+    """GitPython is imported by migrate/history/git.py alone; the rest ask it."""
+    importers = sorted(
+        module
+        for module, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if (isinstance(node, ast.Import) and any(a.name == "git" for a in node.names))
+        or (isinstance(node, ast.ImportFrom) and node.module == "git")
+    )
+    assert set(importers) == {"migrate.history.git"}

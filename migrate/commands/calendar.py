@@ -16,6 +16,7 @@ from migrate.calendar.previous import PreviousFeedError
 from migrate.console import print_json, say, warn
 from migrate.errors import ExitCode, UsageError
 from migrate.files import write_atomic
+from migrate.history.git import last_commit_time
 from migrate.registry.schema import EMAIL
 from migrate.workspace import open_workspace
 
@@ -36,24 +37,8 @@ def _mtime(path: Path) -> dt.datetime:
 def registry_stamp(path: Path) -> dt.datetime:
     """When the registry last changed: the author time of the last commit that touched it
     when it has no uncommitted changes, else its modification time (UTC, whole seconds)."""
-    import git  # GitPython, imported here like the other history readers
-
-    try:
-        repo = git.Repo(path.parent, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return _mtime(path)
-    if repo.working_tree_dir is None:
-        return _mtime(path)
-    try:
-        relative = path.resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
-        if repo.git.status("--porcelain", "--", relative).strip():
-            return _mtime(path)  # modified, staged or untracked: the file is the truth
-        authored = repo.git.log("-1", "--format=%at", "--", relative).strip()
-    except (ValueError, git.GitCommandError):  # outside the work tree, or no commit yet
-        return _mtime(path)
-    if not authored:
-        return _mtime(path)
-    return dt.datetime.fromtimestamp(int(authored), tz=dt.UTC)
+    committed = last_commit_time(path)
+    return committed if committed is not None else _mtime(path)
 
 
 def _read_previous(path: Path) -> bytes | None:

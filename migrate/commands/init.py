@@ -12,6 +12,7 @@ from pathlib import Path
 from migrate.console import say
 from migrate.errors import ExitCode, UsageError
 from migrate.files import write_atomic
+from migrate.history.git import configured_email
 from migrate.lifecycle.sources import read_litellm_map
 from migrate.registry.schema import EMAIL
 from migrate.scaffolding import install_source, workspace_files
@@ -20,20 +21,14 @@ DEFAULT_OWNER = "owner@example.com"
 
 
 def git_user_email(directory: Path) -> str | None:
-    import git  # GitPython
-
-    try:
-        email = str(git.Git(str(directory)).config("--get", "user.email")).strip()
-    except (git.GitCommandError, OSError):
-        return None
-    return email if EMAIL.fullmatch(email) else None
+    email = configured_email(directory)
+    return email if email and EMAIL.fullmatch(email) else None
 
 
-def run(directory: Path, force: bool) -> int:
+def run(directory: Path, force: bool, today: dt.date) -> int:
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
-    today = dt.datetime.now().astimezone().date()
     owner = git_user_email(directory) or DEFAULT_OWNER
     files = workspace_files(read_litellm_map().records, today, owner, install_source())
     created: list[str] = []

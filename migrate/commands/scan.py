@@ -11,9 +11,10 @@ from pathlib import Path
 
 from migrate.console import print_json, say, warn
 from migrate.errors import ExitCode
+from migrate.history.git import tracked_files
 from migrate.lifecycle.sources import read_litellm_map
 from migrate.registry.load import load_registry
-from migrate.scan.repository import ScanResult, scan_for_registry, tracked_files
+from migrate.scan.repository import ScanResult, scan_for_registry
 
 
 def run(registry_path: Path, path: Path | None, as_json: bool) -> int:

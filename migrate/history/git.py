@@ -1,4 +1,5 @@
-"""What git history says: who is still active, and who last changed each prompt.
+"""What git history says: who is still active, who last changed each prompt, which files
+are tracked. The one module that opens a repository through GitPython; the rest ask it.
 
 Two `git log` passes through GitPython, however many dependencies: one over all commits for
 author activity, one restricted to the files of interest for their last change.
@@ -10,6 +11,9 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from migrate.errors import UsageError
 
 _SEPARATOR = "\x1f"
 _RECORD = "\x1e"
@@ -60,13 +64,10 @@ def read_git_facts(workdir: Path, paths: Iterable[Path], today: dt.date) -> GitF
     """Author activity and last changes of `paths`, counting only commits up to `today`."""
     import git  # GitPython; imported here so commands that need no history skip it
 
-    try:
-        repo = git.Repo(workdir, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = open_repository(workdir)
+    if repo is None:
         return GitFacts(available=False)
-    if repo.working_tree_dir is None:
-        return GitFacts(available=False)
-    root = Path(repo.working_tree_dir).resolve()
+    root = work_tree(repo)
     facts = GitFacts(available=True, repo_root=root)
     fmt = f"--format={_RECORD}%H{_SEPARATOR}%at{_SEPARATOR}%aN{_SEPARATOR}%aE{_SEPARATOR}%s"
     until = f"--until={(today + dt.timedelta(days=1)).isoformat()}T00:00:00Z"
@@ -99,3 +100,66 @@ def read_git_facts(workdir: Path, paths: Iterable[Path], today: dt.date) -> GitF
                 if name in wanted:
                     facts.last_change_by_path.setdefault(name, commit)
     return facts
+
+
+# --- the rest of the package asks git through these ----------------------------------------
+
+
+def open_repository(path: Path) -> Any | None:
+    """The GitPython repository with a work tree holding `path`, or None outside one."""
+    import git
+
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    return repo if repo.working_tree_dir is not None else None
+
+
+def work_tree(repo: Any) -> Path:
+    return Path(repo.working_tree_dir).resolve()
+
+
+def tracked_files(path: Path, *, whole_repository: bool = False) -> tuple[Path, list[str]]:
+    """The repository root holding `path`, and its tracked files under `path` (or all of
+    them)."""
+    if not path.exists():
+        raise UsageError(f"{path.resolve()}: no such directory")
+    repo = open_repository(path)
+    if repo is None:
+        raise UsageError(
+            f"{path.resolve()}: not inside a git repository (scan reads the tracked files)"
+        )
+    root = work_tree(repo)
+    relative = path.resolve().relative_to(root).as_posix()
+    spec = [] if relative == "." or whole_repository else ["--", relative]
+    listing = repo.git.ls_files("-z", "--cached", *spec)
+    return root, [name for name in listing.split("\0") if name]
+
+
+def last_commit_time(path: Path) -> dt.datetime | None:
+    """When `path` was last committed (author time, UTC), or None when it has uncommitted
+    changes, is untracked, or lies outside a repository: then the file itself is the truth."""
+    import git
+
+    repo = open_repository(path.parent)
+    if repo is None:
+        return None
+    try:
+        relative = path.resolve().relative_to(work_tree(repo)).as_posix()
+        if repo.git.status("--porcelain", "--", relative).strip():
+            return None  # modified, staged or untracked
+        authored = repo.git.log("-1", "--format=%at", "--", relative).strip()
+    except (ValueError, git.GitCommandError):  # outside the work tree, or no commit yet
+        return None
+    return dt.datetime.fromtimestamp(int(authored), tz=dt.UTC) if authored else None
+
+
+def configured_email(directory: Path) -> str | None:
+    """git's user.email as seen from `directory`, if set."""
+    import git
+
+    try:
+        return str(git.Git(str(directory)).config("--get", "user.email")).strip() or None
+    except (git.GitCommandError, OSError):
+        return None

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrate.errors import UsageError
 from migrate.lifecycle.sources import LifecycleRecord
 from migrate.registry.load import Registry
 from migrate.scan.vocabulary import Coverage, Vocabulary, build_vocabulary
@@ -46,28 +45,6 @@ class ScanResult:
     @property
     def unregistered_models(self) -> list[str]:
         return sorted({u.model for u in self.unregistered})
-
-
-def tracked_files(path: Path, *, whole_repository: bool = False) -> tuple[Path, list[str]]:
-    """The repository root holding `path`, and its tracked files under `path` (or all of
-    them)."""
-    import git  # GitPython, imported only by the commands that read history
-
-    try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except git.NoSuchPathError:
-        raise UsageError(f"{path.resolve()}: no such directory") from None
-    except git.InvalidGitRepositoryError:
-        raise UsageError(
-            f"{path.resolve()}: not inside a git repository (scan reads the tracked files)"
-        ) from None
-    if repo.working_tree_dir is None:
-        raise UsageError(f"{path.resolve()}: a bare repository has no files to scan")
-    root = Path(repo.working_tree_dir).resolve()
-    relative = path.resolve().relative_to(root).as_posix()
-    spec = [] if relative == "." or whole_repository else ["--", relative]
-    listing = repo.git.ls_files("-z", "--cached", *spec)
-    return root, [name for name in listing.split("\0") if name]
 
 
 def scan_files(
