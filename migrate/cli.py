@@ -123,14 +123,24 @@ def _root(
 
 @app.command()
 def check(
-    registry: RegistryOption = None, today: TodayOption = None, json: JsonOption = False
+    registry: RegistryOption = None,
+    today: TodayOption = None,
+    json: JsonOption = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also preflight every model as `migrate run` would: provider known, key "
+            "variable set, parameters accepted. No model is called.",
+        ),
+    ] = False,
 ) -> None:
     """Validate the registry; warn on near deadlines; fail on retirements inside the safety
     margin without an approved sign-off. Fast enough for a pre-commit hook."""
     from migrate.commands import check as command
 
     day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, json))
+    _invoke(lambda: command.run(_registry(registry), day, json, deep, os.environ))
 
 
 @app.command()

@@ -39,6 +39,7 @@ class ExampleModel:
     retires: dt.date
     candidate: str
     source: str
+    reasoning: frozenset[str] = frozenset()  # of the two, those that reason by default
 
 
 # A published retirement, for when the installed map holds no dated snapshot at all.
@@ -68,9 +69,18 @@ def choose_example(records: Iterable[LifecycleRecord], today: dt.date) -> Exampl
         if match and record.retires is None and record.key != base_name(key):
             flagships.append(((int(match.group(1)), int(match.group(2) or 0)), record.key))
     candidate = max(flagships)[1] if flagships else FALLBACK_EXAMPLE.candidate.split("/")[1]
-    return ExampleModel(
-        f"openai/{key}", retires, f"openai/{candidate}", url or FALLBACK_EXAMPLE.source
+    reasoning = frozenset(
+        f"openai/{r.key}" for r in chat if r.key in {key, candidate} and r.reasons_by_default
     )
+    return ExampleModel(
+        f"openai/{key}", retires, f"openai/{candidate}", url or FALLBACK_EXAMPLE.source, reasoning
+    )
+
+
+# What a reasoning model that reasons by default is sent over the dependency's params:
+# litellm refuses any temperature but the default for it, and its reasoning tokens count
+# against max_tokens, so 200 would leave no room for the answer.
+REASONING_PARAMS = "{temperature: 1, max_tokens: 4000}"
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,12 @@ def scaffold_values(
         "model": example.model,
         "retires": example.retires.isoformat(),
         "candidate": example.candidate,
+        "candidate_entry": (
+            f"{{params: {REASONING_PARAMS}}}" if example.candidate in example.reasoning else "{}"
+        ),
+        "model_params": (
+            f"\n    params: {REASONING_PARAMS}" if example.model in example.reasoning else ""
+        ),
         "source": example.source,
         "owner": owner,
         "litellm_version": litellm_version() or "(unknown)",

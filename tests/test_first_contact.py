@@ -180,3 +180,30 @@ def test_a_models_own_params_and_drop_params_let_the_same_dependency_run(
     assert sent and all("temperature" not in body for body in sent)
     manifest = json.loads((run_dirs(root)[0] / "run.json").read_text(encoding="utf-8"))
     assert manifest["candidates"][0]["drop_params"] is True
+
+
+def test_init_then_check_deep_is_clean_with_a_key_set(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workspace `init` writes can run its own candidate: litellm accepts its params."""
+    root = tmp_path / "new"
+    root.mkdir()
+    assert invoke(cli, "init", str(root), "--today", TODAY).exit_code == 0
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    result = invoke(cli, "check", "--deep", "--today", TODAY, cwd=root)
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.stdout
+
+
+def test_check_deep_names_the_missing_key_variable_of_each_dependency(
+    cli, tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_workspace(tmp_path / "ws", server.api_base, cases=3)
+    monkeypatch.delenv("TEST_LLM_KEY")
+    result = invoke(cli, "check", "--deep", "--today", TODAY, cwd=root)
+    assert result.exit_code == 1
+    assert "dep: openai/good (current): set the environment variable TEST_LLM_KEY" in result.stderr
+    assert "dep: openai/cand (candidate): set the environment variable TEST_LLM_KEY" in (
+        result.stderr
+    )
+    assert server.total_calls() == 0

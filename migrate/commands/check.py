@@ -8,6 +8,7 @@ sign-offs, nothing else (no git history walk, no litellm). A suite or prompt tha
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from migrate.errors import ExitCode, InputError, Problem
 from migrate.history.git import GitFacts
 from migrate.history.runs import read_runs
 from migrate.registry.load import Registry, load_registry
-from migrate.schedule.findings import Level, retirement_findings
+from migrate.schedule.findings import Finding, Level, retirement_findings
 from migrate.workspace import dependency_facts
 
 
@@ -40,13 +41,33 @@ def suite_problems(registry: Registry) -> list[Problem]:
     return problems
 
 
-def run(registry_path: Path, today: dt.date, as_json: bool) -> int:
+def deep_findings(registry: Registry, environ: Mapping[str, str]) -> list[Finding]:
+    """`--deep`: every model of every dependency preflighted as `migrate run` would, no call."""
+    from migrate.evals.preflight import dependency_uses, preflight
+
+    found = []
+    for dep_id in registry.dependencies:
+        line = registry.line_of("dependencies", dep_id)
+        for problem in preflight(dependency_uses(registry, dep_id), environ):
+            found.append(Finding(Level.ERROR, dep_id, problem.partition(" ")[0], line, problem))
+    return found
+
+
+def run(
+    registry_path: Path,
+    today: dt.date,
+    as_json: bool,
+    deep: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> int:
     registry = load_registry(registry_path)
     problems = suite_problems(registry)
     if problems:
         raise InputError(problems)
     facts = dependency_facts(registry, read_runs(registry.root), GitFacts(False), today)
     found = retirement_findings(registry, facts, today)
+    if deep:
+        found += deep_findings(registry, environ if environ is not None else {})
     errors = [f for f in found if f.level is Level.ERROR]
     if as_json:
         print_json(

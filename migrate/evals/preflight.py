@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from migrate.evals.inputs import target_of
 from migrate.evals.judge import judge_params
 from migrate.evals.record import Manifest
 from migrate.llm import Target, litellm_module
+from migrate.registry.load import Registry
 from migrate.secrets import redact
 
 
@@ -116,4 +118,23 @@ def model_uses(manifest: Manifest) -> list[ModelUse]:
     if manifest.judge:
         params = judge_params(manifest.model_params, manifest.judge.model)
         uses.append(ModelUse(manifest.judge, params, "judge"))
+    return uses
+
+
+def dependency_uses(registry: Registry, dependency_id: str) -> list[ModelUse]:
+    """Every model a run of the dependency would call, as `migrate run` would call it."""
+    dependency = registry.dependencies[dependency_id]
+    uses = []
+    for role, names in (("current", [dependency.model]), ("candidate", dependency.candidates)):
+        for name in names:
+            if name in registry.models:
+                params = {**dependency.params, **registry.model(name).params}
+                uses.append(ModelUse(target_of(registry, name), params, role))
+    judged = dependency.eval is not None and any(
+        c.type == "llm_judge" for c in dependency.eval.checks
+    )
+    judge = registry.settings.judge_model
+    if judged and judge is not None and judge in registry.models:
+        params = judge_params({judge: registry.model(judge).params}, judge)
+        uses.append(ModelUse(target_of(registry, judge), params, "judge"))
     return uses

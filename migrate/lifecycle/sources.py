@@ -45,6 +45,9 @@ class LifecycleRecord:
     url: str | None = None
     mode: str | None = None  # litellm's mode: chat, responses, embedding, ...
     provider: str | None = None  # the provider as the source spells it
+    # A reasoning model that reasons unless asked not to: it takes only the default
+    # temperature, and its reasoning tokens count against max_tokens.
+    reasons_by_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ def litellm_records(data: Mapping[str, Any]) -> list[LifecycleRecord]:
                 url=source_url if isinstance(source_url, str) and _URL.match(source_url) else None,
                 mode=str(entry["mode"]) if entry.get("mode") else None,
                 provider=provider,
+                reasons_by_default=bool(entry.get("supports_reasoning"))
+                and entry.get("default_reasoning_effort") != "none",
             )
         )
     return records
