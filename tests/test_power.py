@@ -126,6 +126,32 @@ def test_exact_chance_matches_brute_force_enumeration(
     assert settle_chance(differences, cases, margin) == pytest.approx(expected, abs=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("counts", "cases", "margin"),
+    [({-0.4: 3, 0.0: 30, 0.2: 7}, 50, 0.05), ({0.2: 5, 0.6: 2, 0.8: 33}, 45, 0.05)],
+)
+def test_exact_chance_with_fractional_differences_matches_brute_force(
+    counts: dict[float, int], cases: int, margin: float
+) -> None:
+    # Every rerun of `cases` cases over three values, weighted by the multinomial law from
+    # scipy and judged by the interval itself.
+    values = sorted(counts)
+    n = sum(counts.values())
+    p = [counts[v] / n for v in values]
+    expected = 0.0
+    for low in range(cases + 1):
+        for high in range(cases - low + 1):
+            middle = cases - low - high
+            weight = binom.pmf(low, cases, p[0]) * binom.pmf(high, cases - low, p[2] / (1 - p[0]))
+            if weight < 1e-13:
+                continue
+            rerun = [values[0]] * low + [values[1]] * middle + [values[2]] * high
+            interval = clustered_score_interval(rerun)
+            expected += weight * settles(interval.low, interval.high, margin)
+    differences = [v for v, c in counts.items() for _ in range(c)]
+    assert settle_chance(differences, cases, margin) == pytest.approx(expected, abs=1e-6)
+
+
 def rerun_share(differences: list[float], cases: int, margin: float, seed: int) -> float:
     """Reruns of `cases` cases drawn at the observed rates, judged by the interval itself."""
     rng = random.Random(seed)

@@ -1,12 +1,15 @@
 """Honest statistics for small eval suites. Pure functions, standard library only.
 
 - Pass rates get Wilson score intervals.
-- The paired pass-rate difference (candidate - baseline) gets Tango's score interval, which
-  stays honest when there are few or no disagreements: with none at all over n cases the
-  interval is +-z^2/(n + z^2), about 4.6% at 80 cases. The exact McNemar test gives the
-  p-value for K = 1.
-- With K > 1 samples per case, a seeded paired bootstrap over cases is computed as well,
-  and the verdict uses whichever interval is wider.
+- The paired pass-rate difference (candidate - baseline) gets a score interval with the case
+  as the unit (`paired_difference`): Tango's interval with one sample per case, and its
+  generalisation to per-case differences of pass fractions with K > 1 samples, which
+  narrows as far as samples disagree at random within a case. Both stay honest with few or
+  no disagreements: with none at all over n cases the interval is +-z^2/(n + z^2), about
+  4.6 points at 80 cases, whatever K is. The exact McNemar test gives the p-value for K = 1.
+- Several candidates get Holm's adjustment of their margin tests (`holm_decisions`).
+- What a suite of a given size can decide lives in `power`. docs/statistics.md says why
+  these methods and shows the simulation behind them.
 """
 
 from __future__ import annotations
@@ -367,7 +370,10 @@ def mcnemar_exact_p(better: int, worse: int) -> float:
 def paired_bootstrap(
     differences: Sequence[float], seed: int = 20240601, resamples: int = 4000
 ) -> Interval:
-    """Percentile interval of the mean per-case difference, resampling cases."""
+    """Percentile interval of the mean per-case difference, resampling cases.
+
+    Superseded by `paired_difference`, which does not collapse to zero width when no case
+    differs; kept while the verdict code still reports it."""
     n = len(differences)
     if n == 0:
         return Interval(-1.0, 1.0)
@@ -395,7 +401,10 @@ def cases_to_settle(
     observed: float, discordance: float, n: int, margin: float, z: float = Z95
 ) -> int | None:
     """Roughly how many cases (at the observed rates) would put the interval clear of the
-    non-inferiority margin on one side or the other; None when no number would."""
+    non-inferiority margin on one side or the other; None when no number would.
+
+    A Wald approximation, wrong when zero or one case disagrees: superseded by
+    `power.cases_to_settle`, kept while the verdict code still calls it."""
     gap = observed + margin  # distance of the estimate from the margin
     if abs(gap) < 1e-9:
         return None
