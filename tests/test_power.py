@@ -152,10 +152,12 @@ def test_exact_chance_with_fractional_differences_matches_brute_force(
     assert settle_chance(differences, cases, margin) == pytest.approx(expected, abs=1e-6)
 
 
-def rerun_share(differences: list[float], cases: int, margin: float, seed: int) -> float:
+def rerun_share(
+    differences: list[float], cases: int, margin: float, seed: int, reps: int = 2000
+) -> float:
     """Reruns of `cases` cases drawn at the observed rates, judged by the interval itself."""
     rng = random.Random(seed)
-    reps, settled = 2000, 0
+    settled = 0
     for _ in range(reps):
         interval = clustered_score_interval([rng.choice(differences) for _ in range(cases)])
         settled += settles(interval.low, interval.high, margin)
@@ -181,7 +183,8 @@ def test_with_one_disagreeing_case_the_stated_size_settles_half_the_reruns(
     share = rerun_share(differences, settlement.for_even_chance, margin, seed=11)
     assert share >= 0.5 - 0.02  # 2000 reruns: a standard error of 1.1 points
     assert settlement.for_likely is not None
-    assert rerun_share(differences, settlement.for_likely, margin, seed=12) >= 0.8 - 0.02
+    likely = rerun_share(differences, settlement.for_likely, margin, seed=12, reps=1000)
+    assert likely >= 0.8 - 0.03  # 1000 reruns: a standard error of 1.3 points
 
 
 def test_one_improvement_in_80_settles_half_the_time_at_134_cases() -> None:
