@@ -204,14 +204,14 @@ def _exact_chance(
 ) -> float:
     """Sum over the counts of the lowest value; given it, the count of the highest is
     binomial and the statistic rises with it, so two thresholds split settled from not."""
-    padded = [*values, *[2.0] * (3 - len(values))]  # unused slots carry no probability
-    probability = [*shares, *[0.0] * (3 - len(shares))]
-    if len(values) == 1:
-        probability = [0.0, probability[0], 0.0]
-        padded = [2.0, values[0], 2.0]
+    # Three slots, lowest, middle and highest; a slot no value fills carries no probability
+    # (its count is always 0, so its placeholder value never reaches the statistic).
+    if len(values) == 3:
+        padded, probability = list(values), list(shares)
     elif len(values) == 2:
-        probability = [probability[0], 0.0, probability[1]]
-        padded = [values[0], 2.0, values[1]]
+        padded, probability = [values[0], 2.0, values[1]], [shares[0], 0.0, shares[1]]
+    else:
+        padded, probability = [2.0, values[0], 2.0], [0.0, 1.0, 0.0]
     total = 0.0
     first_a, lows = _binomial(cases, probability[0])
     rest = probability[1] + probability[2]
