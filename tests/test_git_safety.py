@@ -75,9 +75,11 @@ def state(root: Path) -> tuple[str, str, str, str]:
 def recorded(result: Any, root: Path, decision: str = "approve") -> None:
     """Exit 0 and the confirmation that names the decision and the commit just made."""
     assert result.exit_code == 0, result.stderr
+    evidence = len([p for p in (root / RUN_DIR).iterdir() if p.name != "signoff.json"])
     assert result.stdout == (
         f"Recorded: {decision} by alice@example.com on run {RUN_ID} (verdict PASS); committed "
-        f"{head(root)[:10]} with {RUN_DIR}/signoff.json, {RUNBOOK}. Nothing was pushed.\n"
+        f"{head(root)[:10]} with {RUN_DIR}/signoff.json, {RUNBOOK} and the run's evidence "
+        f"({evidence} files). Nothing was pushed.\n"
     )
 
 

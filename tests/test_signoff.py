@@ -108,9 +108,11 @@ def assert_recorded(result: Any, root: Path, decision: str, by: str, *, verdict:
     """Exit 0 and the one line that names the decision, the run and the commit just made."""
     assert result.exit_code == 0, result.stderr
     run_dir = f"runbooks/2027Q1/summarizer/runs/{run_id}"
+    evidence = len([p for p in (root / run_dir).iterdir() if p.name != "signoff.json"])
     assert result.stdout == (
         f"Recorded: {decision} by {by} on run {run_id} (verdict {verdict}); committed "
-        f"{head(root)[:10]} with {run_dir}/signoff.json, {RUNBOOK}. Nothing was pushed.\n"
+        f"{head(root)[:10]} with {run_dir}/signoff.json, {RUNBOOK} and the run's evidence "
+        f"({evidence} files). Nothing was pushed.\n"
     )
 
 
@@ -127,8 +129,8 @@ def test_owner_approves_a_pass(tmp_path: Path, cli: CliRunner) -> None:
     assert result.stdout == (
         f"Recorded: approve by alice@example.com on run {RUN_ID} (verdict PASS); committed "
         f"{commit[:10]} with {RUN_DIR}/signoff.json, {RUNBOOK} and the run's evidence "
-        "(2 files). Nothing was pushed.\n"
-    )  # the evidence (summary.json, report.md) was committed with the run, unchanged
+        "(5 files). Nothing was pushed.\n"
+    )  # run.json, cases.jsonl, journal.jsonl, summary.json, report.md: committed with the run
     assert git(root, "rev-parse", "HEAD~1").strip() == before
     assert sorted(files_of(root)) == sorted([f"{RUN_DIR}/signoff.json", RUNBOOK])
     assert git(root, "log", "-1", "--format=%B") == (
@@ -191,9 +193,10 @@ def test_json_output(tmp_path: Path, cli: CliRunner) -> None:
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["commit"] == head(root)
-    assert data["files"] == [
-        f"{RUN_DIR}/signoff.json", RUNBOOK, f"{RUN_DIR}/summary.json", f"{RUN_DIR}/report.md"
-    ]  # fmt: skip
+    evidence = ["run.json", "cases.jsonl", "summary.json", "report.md", "journal.jsonl"]
+    assert data["files"] == [f"{RUN_DIR}/signoff.json", RUNBOOK] + [
+        f"{RUN_DIR}/{name}" for name in evidence
+    ]
     assert data["decision"] == "approve" and data["candidate"] == "vendor/new"
 
 

@@ -101,6 +101,7 @@ def _metrics(passed: int, cases: int) -> dict[str, Any]:
         "cost_per_case": 0.0,
         "cost_known": True,
         "calls_cached": 0,
+        "error_messages": {},
     }
 
 
