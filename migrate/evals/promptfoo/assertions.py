@@ -130,6 +130,16 @@ def transform_output(code: str, output: Any, variables: dict[str, Any], prompt: 
     return result.value
 
 
+def graded_output(spec: CheckSpec, text: str, case: Case, prompt: str = "") -> Any:
+    """The output a model-graded assertion judges: after the test's and its own transform."""
+    output: Any = text
+    if spec.output_transform:
+        output = transform_output(spec.output_transform, output, case.vars, prompt)
+    if spec.transform:
+        output = transform_output(spec.transform, output, case.vars, prompt)
+    return output
+
+
 class TransformError(Exception):
     """A transform threw: promptfoo reports the test as an error, so is it here."""
 

@@ -55,7 +55,7 @@ _NODE_ONLY = re.compile(r"\brequire\s*\(|\bimport\s*\(|\bprocess\s*\.")
 
 def load_promptfoo(path: Path, display: str, text: str) -> list[Case]:
     located = parse_yaml12(text, display)
-    origin = Origin(display, path.parent, located)
+    origin = Origin(display, path.resolve().parent, located)
     data = located.data
     if isinstance(data, list):  # a bare tests file
         config: dict[str, Any] = {"tests": data}
@@ -84,7 +84,7 @@ def load_promptfoo(path: Path, display: str, text: str) -> list[Case]:
 
 class _Reader:
     def __init__(self, path: Path, display: str, templates: Any, origin: Origin) -> None:
-        self.root_folder = path.parent
+        self.root_folder = path.resolve().parent
         self.display = display
         self.templates = templates
         self.origin = origin
@@ -191,6 +191,12 @@ class _Reader:
             for reference in [raw] if isinstance(raw, str) else raw:
                 if not isinstance(reference, str):
                     raise origin.fail((*where, "vars"), "expected a mapping or file:// references")
+                if reference.startswith("file://"):  # promptfoo 0.121 globs the prefix literally
+                    raise origin.fail(
+                        (*where, "vars"),
+                        f"promptfoo reads no vars from '{reference}': name the file without "
+                        "'file://'",
+                    )
                 for file in resolve_files(reference, origin, (*where, "vars")):
                     data, _ = read_structured(
                         file, display_of(file, self.root_folder, self.display)
@@ -368,7 +374,8 @@ class _Reader:
         loaded = {}
         for key, value in variables.items():
             if isinstance(value, str) and value.startswith("file://"):
-                file = Path(value[7:])
+                # relative to the config's folder, whichever file names it (as promptfoo)
+                file = self.root_folder / value[7:]
                 if (
                     file.suffix.lower() in {".js", ".mjs", ".cjs", ".ts", ".py", ".pdf"}
                     or file.suffix.lower() in _MEDIA
@@ -384,8 +391,10 @@ class _Reader:
                     value = json_stringify(parse_yaml12(text, str(file)).data)
                 else:
                     value = text.strip()
+            if isinstance(value, str) and value.endswith("\n"):
+                value = value[:-1]  # promptfoo drops one trailing newline of every var
             loaded[key] = value
-        return loaded
+        return resolve_variables(loaded)
 
     # --- one assertion --------------------------------------------------------------------
 
@@ -460,7 +469,7 @@ class _Reader:
                 raise origin.fail(where, "'python' needs code or a file:// reference")
             if value.startswith("file://"):
                 target, _, function = value[7:].partition(":")
-                file = (origin.folder / target).resolve()
+                file = (self.root_folder / target).resolve()  # promptfoo's basePath
                 source = read_text_limited(file, str(file))
                 return {"file": target, "function": function or "get_assert", "source": source}
         elif base in {"is-json", "contains-json"} and value is not None:
@@ -564,6 +573,40 @@ def grader_model(provider_id: str) -> str | None:
     if len(parts) != 2 or not parts[1]:
         return None
     return f"{parts[0]}/{parts[1]}"
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def resolve_variables(variables: dict[str, Any]) -> dict[str, Any]:
+    """Vars that name other vars (`{{greeting}} world`), substituted as promptfoo does: the
+    first placeholder of each text var per round, at most five rounds."""
+    from migrate.evals.promptfoo.jsvalues import js_string
+
+    for _ in range(5):
+        resolved = True
+        for key, value in variables.items():
+            if not isinstance(value, str):
+                continue
+            match = _PLACEHOLDER.search(value)
+            if match and variables.get(match.group(1)) is not None:
+                replacement = _js_replacement(js_string(variables[match.group(1)]), value, match)
+                variables[key] = value[: match.start()] + replacement + value[match.end() :]
+                resolved = False
+        if resolved:
+            break
+    return variables
+
+
+def _js_replacement(replacement: str, subject: str, match: re.Match[str]) -> str:
+    """JavaScript's String.replace reads `$$`, `$&`, `` $` `` and `$'` in a replacement."""
+    patterns = {
+        "$": "$",
+        "&": match.group(0),
+        "`": subject[: match.start()],
+        "'": subject[match.end() :],
+    }
+    return re.sub(r"\$([$&`'])", lambda m: patterns[m.group(1)], replacement)
 
 
 def _slug(text: Any) -> str | None:
