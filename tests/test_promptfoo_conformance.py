@@ -58,3 +58,23 @@ def test_same_verdicts_as_promptfoo(suite: str, server: ScriptedServer, tmp_path
     assert not disagreements, "\n".join(map(str, disagreements))
     # the suite exercises both outcomes, so agreement is not agreement on "all pass"
     assert {v.passed for v in theirs} == {True, False}
+
+
+def test_the_example_workspace_suite_runs_unchanged_in_promptfoo(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    """evals/support_replies.yaml as it is, with a prompt and the models given to promptfoo
+    on its command line: the scripted model answers with the test's facts and a signature."""
+    config = Path(__file__).parent.parent / "evals" / "support_replies.yaml"
+    template = "Reply: {{facts}}\n\nThe Acme Outdoor team"
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text(template, encoding="utf-8")
+    providers = ("-r", "openai:chat:echo", "-r", "openai:chat:shout")
+    theirs = run_promptfoo(config, server, tmp_path, ("-p", str(prompt), *providers))
+    ours = run_migrate(config, server, template)
+    assert [(v.test, v.model, v.output) for v in ours] == [
+        (v.test, v.model, v.output) for v in theirs
+    ]
+    assert not any("Invalid regex" in (t.error or "") for t in theirs)  # (?i) was refused
+    assert [v.passed for v in ours] == [v.passed for v in theirs]
+    assert {v.passed for v in theirs} == {True, False}

@@ -102,8 +102,10 @@ class Verdict:
     error: str | None
 
 
-def run_promptfoo(config: Path, server: ScriptedServer, workdir: Path) -> list[Verdict]:
-    """`promptfoo eval` on `config`; every (test, model) verdict from its JSON output."""
+def run_promptfoo(
+    config: Path, server: ScriptedServer, workdir: Path, extra: tuple[str, ...] = ()
+) -> list[Verdict]:
+    """`promptfoo eval` on `config` (and `extra` arguments); every (test, model) verdict."""
     config = config.resolve()
     out = workdir / "promptfoo-results.json"
     env = {
@@ -131,6 +133,7 @@ def run_promptfoo(config: Path, server: ScriptedServer, workdir: Path) -> list[V
             "--no-progress-bar",
             "-j",
             "4",
+            *extra,
         ],
         cwd=config.parent,
         env=env,
@@ -173,7 +176,7 @@ def _complete(server: ScriptedServer, model: str, messages: list[dict[str, str]]
     return str(response.choices[0].message.content or "")
 
 
-def run_migrate(config: Path, server: ScriptedServer) -> list[Verdict]:
+def run_migrate(config: Path, server: ScriptedServer, template: str | None = None) -> list[Verdict]:
     """migrate's verdicts on the same suite: same prompts, same server, same judge."""
     from migrate.evals.checks import judge_key, score
     from migrate.evals.promptfoo.assertions import CallFacts, TransformError, graded_output
@@ -184,7 +187,8 @@ def run_migrate(config: Path, server: ScriptedServer) -> list[Verdict]:
     from migrate.evals.promptfoo.yaml12 import parse_yaml12
     from migrate.evals.suite import load_suite
 
-    template = parse_yaml12(config.read_text(encoding="utf-8"), str(config)).data["prompts"][0]
+    if template is None:
+        template = parse_yaml12(config.read_text(encoding="utf-8"), str(config)).data["prompts"][0]
     verdicts = []
     for index, case in enumerate(load_suite(config).cases):
         prompt = case.prefix + render(template, case.vars) + case.suffix

@@ -292,6 +292,14 @@ class _Reader:
         variables = {**default.get("vars", {}), **self.vars_of(test, origin, where)}
         variables = self.transform_vars(variables, options, origin, where)
         description = test.get("description") or raw.default_description
+        if test.get("id") is not None:
+            from migrate.evals.suite import CASE_ID, CASE_ID_RULE
+
+            explicit = test["id"]
+            if isinstance(explicit, bool) or not isinstance(explicit, str | int):
+                raise origin.fail((*where, "id"), f"a case id may hold {CASE_ID_RULE}")
+            if not CASE_ID.fullmatch(str(explicit)):
+                raise origin.fail((*where, "id"), f"a case id may hold {CASE_ID_RULE}")
         base_id = (
             str(test["id"])
             if test.get("id") is not None
@@ -305,7 +313,7 @@ class _Reader:
         cases = []
         for number, combination in enumerate(combinations, start=1):
             case_id = base_id if len(combinations) == 1 else f"{base_id}-{number}"
-            while case_id in used:
+            while case_id in used and test.get("id") is None:  # an explicit id stays as is
                 case_id = f"{case_id}-{index + 1}"
             used.add(case_id)
             cases.append(
