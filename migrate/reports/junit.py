@@ -119,7 +119,7 @@ def junit_suites(dependency: str, results: Results) -> list[JUnitSuite]:
         for row in results.by_model[model]:
             base = base_rows[row.case.id]
             seconds = sum(s.entry.record.latency for s in row.samples if s.entry is not None)
-            common = {"name": row.case.id, "classname": f"{dependency}.{model}", "seconds": seconds}
+            classname = f"{dependency}.{model}"
             if row.case.id in unscored:
                 errored = [(m, s) for m, r in ((model, row), (results.baseline, base))
                            for s in r.samples if s.status == "error"]  # fmt: skip
@@ -133,7 +133,9 @@ def junit_suites(dependency: str, results: Results) -> list[JUnitSuite]:
                     )
                 suite.cases.append(
                     JUnitCase(
-                        **common,
+                        row.case.id,
+                        classname,
+                        seconds,
                         outcome="error",
                         kind="infrastructure",
                         message="could not be scored: " + ", ".join(kinds),
@@ -145,7 +147,9 @@ def junit_suites(dependency: str, results: Results) -> list[JUnitSuite]:
                 output = row.samples[0].entry.record.text if row.samples[0].entry else ""
                 suite.cases.append(
                     JUnitCase(
-                        **common,
+                        row.case.id,
+                        classname,
+                        seconds,
                         outcome="failure",
                         kind="regression",
                         message=f"regression: passes on {results.baseline}, fails on {model}",
@@ -159,7 +163,9 @@ def junit_suites(dependency: str, results: Results) -> list[JUnitSuite]:
             ):
                 suite.cases.append(
                     JUnitCase(
-                        **common,
+                        row.case.id,
+                        classname,
+                        seconds,
                         outcome="skipped",
                         message="fails on the baseline too",
                         body=(
@@ -170,7 +176,7 @@ def junit_suites(dependency: str, results: Results) -> list[JUnitSuite]:
                     )
                 )
             else:
-                suite.cases.append(JUnitCase(**common))
+                suite.cases.append(JUnitCase(row.case.id, classname, seconds))
         suites.append(suite)
     return suites
 

@@ -69,7 +69,7 @@ class _Isolate:
         payload = json.dumps(args, ensure_ascii=True)
         code = f"{function}(...{payload})"
         try:
-            value = self.racer.eval(
+            value: Any = self.racer.eval(
                 code, timeout_sec=TIME_LIMIT_SECONDS, max_memory=MEMORY_LIMIT_BYTES
             )
             if not isinstance(value, str) and hasattr(value, "get"):  # a promise
@@ -87,8 +87,8 @@ _local = threading.local()
 
 
 def _isolate() -> _Isolate:
-    isolate: _Isolate | None = getattr(_local, "isolate", None)
-    if isolate is None:
+    isolate = getattr(_local, "isolate", None)
+    if not isinstance(isolate, _Isolate):
         isolate = _Isolate()
         _local.isolate = isolate
     return isolate
@@ -96,8 +96,9 @@ def _isolate() -> _Isolate:
 
 def _fresh_isolate() -> _Isolate:
     """A new isolate for the calling thread (after a limit was hit the old one is spent)."""
-    _local.isolate = _Isolate()
-    return _local.isolate
+    isolate = _Isolate()
+    _local.isolate = isolate
+    return isolate
 
 
 def regex_error(pattern: str) -> str | None:

@@ -100,7 +100,8 @@ def _normalise(spec: CheckSpec, result: Any) -> Grade:
                 return Grade(
                     False,
                     0.0,
-                    f"Python assertion must return a boolean, number, or {{pass, score, reason}} object. Instead got: {result}",
+                    "Python assertion must return a boolean, number, or "
+                    f"{{pass, score, reason}} object. Instead got: {result}",
                 )
     if isinstance(result, bool):
         return script_result(spec, "boolean", result, "Python code")

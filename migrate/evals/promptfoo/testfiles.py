@@ -93,7 +93,8 @@ def read_structured(path: Path, display: str) -> tuple[Any, Origin]:
     origin = Origin(display, path.parent)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        rows, lines = [], {}
+        rows: list[Any] = []
+        lines: dict[KeyPath, int] = {}
         for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
@@ -183,9 +184,8 @@ def split_values(value: str, origin: Origin, where: KeyPath) -> list[str]:
     return _split_values(value, origin, where)
 
 
-_ASSERTION = re.compile(
-    rf"^(not-)?({'|'.join(re.escape(t) for t in BASE_TYPES)})(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$"
-)
+_TYPES = "|".join(re.escape(t) for t in BASE_TYPES)
+_ASSERTION = re.compile(rf"^(not-)?({_TYPES})(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$")
 _THRESHOLDED = {
     "answer-relevance classifier context-faithfulness context-recall context-relevance cost "
     "latency levenshtein perplexity-score perplexity rouge-n similar starts-with"

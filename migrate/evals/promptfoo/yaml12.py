@@ -19,7 +19,16 @@ from typing import Any
 import yaml
 
 from migrate.errors import InputError, Problem
-from migrate.yamlsource import _LIBYAML, KeyPath, Located, _Loader, _syntax_hint, _Walker
+from migrate.yamlsource import KeyPath, Located, _syntax_hint, _Walker
+
+try:  # libyaml, as the registry reader uses it; the pure-Python reader where it is missing
+    from yaml import CSafeLoader as _Loader
+
+    _LIBYAML = True
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+    _LIBYAML = False
 
 _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}

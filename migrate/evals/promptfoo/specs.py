@@ -1,0 +1,213 @@
+"""promptfoo assertions as checks: each one validated as promptfoo would use it, or refused.
+
+Paths in assertion values (`file://check.py`) are relative to the config's folder, as
+promptfoo resolves them whichever file names them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrate.evals.promptfoo import assertions as pf
+from migrate.evals.promptfoo import jsengine
+from migrate.evals.promptfoo.testfiles import Origin, split_values
+from migrate.evals.promptfoo.yaml12 import parse_yaml12
+from migrate.yamlsource import KeyPath, read_text_limited
+
+if TYPE_CHECKING:
+    from migrate.evals.suite import CheckSpec
+
+ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric", "transform", "config", "provider"}
+_NODE_ONLY = re.compile(r"\brequire\s*\(|\bimport\s*\(|\bprocess\s*\.")
+
+
+def check_keys(data: dict[str, Any], allowed: set[str], origin: Origin, where: KeyPath) -> None:
+    for key in data:
+        if key not in allowed:
+            raise origin.fail(
+                (*where, key), f"'{key}' is not supported here (promptfoo would act on it)"
+            )
+
+
+def check_javascript(code: Any, origin: Origin, where: KeyPath) -> None:
+    if not isinstance(code, str):
+        raise origin.fail(where, "expected JavaScript code as text")
+    if code.startswith("file://"):
+        raise origin.fail(
+            where, "transforms from files are not supported here (inline JavaScript only)"
+        )
+    if _NODE_ONLY.search(code):
+        raise origin.fail(
+            where,
+            "this JavaScript needs Node (require, import or process), "
+            "which the sandbox has none of",
+        )
+
+
+def spec_of(
+    item: dict[str, Any],
+    origin: Origin,
+    where: KeyPath,
+    options: dict[str, Any],
+    root_folder: Path,
+) -> CheckSpec:
+    """One promptfoo assertion as a check, with the test's options it depends on."""
+    from migrate.evals.suite import CheckSpec
+
+    check_keys(item, ASSERT_KEYS, origin, where)
+    kind = str(item["type"])
+    negate = kind.startswith("not-")
+    base = kind[4:] if negate else kind
+    if base not in pf.SUPPORTED:
+        known = ", ".join(sorted(pf.SUPPORTED))
+        raise origin.fail(
+            (*where, "type"),
+            f"unsupported assertion type '{kind}' (supported: {known}, each also with 'not-')",
+        )
+    value = item.get("value")
+    value = check_value(base, value, origin, (*where, "value"), root_folder)
+    for key in ("threshold", "weight"):
+        number = item.get(key)
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
+            raise origin.fail((*where, key), "expected a number")
+    if base in pf.FROM_CALL and item.get("threshold") is None:
+        raise origin.fail((*where, "threshold"), f"'{base}' needs a threshold")
+    if "transform" in item:
+        check_javascript(item["transform"], origin, (*where, "transform"))
+    provider = item.get("provider", options.get("provider"))
+    if provider is not None and base in pf.GRADED | pf.EMBEDDED:
+        _check_provider(provider, origin, (*where, "provider"))
+    transform = options.get("transform") or options.get("postprocess")
+    return CheckSpec(
+        type=pf.PREFIX + base,
+        value=value,
+        negate=negate,
+        threshold=float(item["threshold"]) if item.get("threshold") is not None else None,
+        weight=float(item.get("weight", 1.0)),
+        metric=item.get("metric"),
+        transform=item.get("transform"),
+        output_transform=transform,
+        config=item.get("config"),
+        provider=provider if base in pf.GRADED | pf.EMBEDDED else None,
+    )
+
+
+def check_value(base: str, value: Any, origin: Origin, where: KeyPath, root_folder: Path) -> Any:
+    if isinstance(value, str) and value.startswith("file://") and base not in {"python"}:
+        raise origin.fail(where, "assertion values from files are only supported for python here")
+    if base in {"contains-any", "icontains-any", "contains-all", "icontains-all"}:
+        if isinstance(value, str):
+            value = split_values(value, origin, where) if "{{" not in value else value
+        if not value or not isinstance(value, list | str):
+            raise origin.fail(where, f"'{base}' needs a list of values")
+    elif base in {"contains", "icontains"}:
+        if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+            raise origin.fail(where, f"'{base}' needs a string or number value")
+    elif base in {"starts-with", "regex", "levenshtein", "rouge-n", "javascript"}:
+        if not isinstance(value, str) or not value:
+            raise origin.fail(where, f"'{base}' needs a string value")
+        if base == "regex" and "{{" not in value:
+            error = jsengine.regex_error(value)
+            if error:
+                raise origin.fail(where, f"JavaScript rejects this regular expression: {error}")
+        if base == "javascript":
+            check_javascript(value, origin, where)
+    elif base == "python":
+        if not isinstance(value, str) or not value:
+            raise origin.fail(where, "'python' needs code or a file:// reference")
+        if value.startswith("file://"):
+            target, _, function = value[7:].partition(":")
+            file = (root_folder / target).resolve()  # promptfoo's basePath
+            source = read_text_limited(file, str(file))
+            return {"file": target, "function": function or "get_assert", "source": source}
+    elif base in {"is-json", "contains-json"} and value is not None:
+        schema = parse_yaml12(value, "schema").data if isinstance(value, str) else value
+        _check_schema(schema, origin, where)
+    elif base in pf.GRADED and base not in {
+        "answer-relevance",
+        "context-faithfulness",
+        "context-relevance",
+    }:
+        if not isinstance(value, str) or not value.strip():
+            raise origin.fail(where, f"'{base}' needs its criterion as text")
+    return value
+
+
+# Every keyword ajv (draft-07, strict) accepts; ajv refuses a schema with any other.
+_SCHEMA_KEYWORDS = set(
+    "$id $schema $ref $comment definitions title description default examples readOnly "
+    "writeOnly type enum const multipleOf maximum exclusiveMaximum minimum exclusiveMinimum "
+    "maxLength minLength pattern format items additionalItems maxItems minItems uniqueItems "
+    "contains maxProperties minProperties required properties patternProperties "
+    "additionalProperties dependencies propertyNames if then else allOf anyOf oneOf not "
+    "contentMediaType contentEncoding nullable discriminator".split()
+)
+_SUBSCHEMA_MAPS = {"properties", "patternProperties", "definitions", "dependencies"}
+
+
+def _check_schema(schema: Any, origin: Origin, where: KeyPath) -> None:
+    import jsonschema
+
+    if not isinstance(schema, dict):
+        raise origin.fail(where, "expected a JSON schema (a mapping)")
+    try:
+        jsonschema.Draft7Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise origin.fail(where, f"not a valid JSON schema: {exc.message}") from None
+    _strict_keywords(schema, origin, where)
+
+
+def _strict_keywords(schema: Any, origin: Origin, where: KeyPath) -> None:
+    if isinstance(schema, list):
+        for item in schema:
+            _strict_keywords(item, origin, where)
+        return
+    if not isinstance(schema, dict):
+        return
+    for key, value in schema.items():
+        if key not in _SCHEMA_KEYWORDS:
+            raise origin.fail(
+                where, f"unknown JSON schema keyword '{key}' (promptfoo's ajv refuses it)"
+            )
+        if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            for sub in value.values():
+                _strict_keywords(sub, origin, where)
+        elif key not in {"enum", "const", "default", "examples", "required", "type"}:
+            _strict_keywords(value, origin, where)
+
+
+def _check_provider(provider: Any, origin: Origin, where: KeyPath) -> None:
+    provider_id = provider.get("id") if isinstance(provider, dict) else provider
+    if not isinstance(provider_id, str) or grader_model(provider_id) is None:
+        raise origin.fail(
+            where,
+            f"grader provider {json.dumps(provider_id)} is not supported here "
+            "(openai:, anthropic:, azure:, ollama: ids)",
+        )
+    if isinstance(provider, dict):
+        config = provider.get("config") or {}
+        unknown = set(config) - {"apiBaseUrl", "temperature", "max_tokens", "apiKeyEnvar"}
+        unknown |= set(provider) - {"id", "config", "label"}
+        if unknown:
+            raise origin.fail(
+                where, f"grader provider key '{sorted(unknown)[0]}' is not supported here"
+            )
+
+
+def grader_model(provider_id: str) -> str | None:
+    """The litellm model name of a promptfoo provider id (`openai:chat:gpt-4o` -> openai/gpt-4o)."""
+    parts = provider_id.split(":")
+    if parts[0] not in {"openai", "anthropic", "azure", "ollama"} or len(parts) < 2:
+        return None
+    if parts[0] == "openai" and parts[1] in {"chat", "responses"}:
+        parts = [parts[0], *parts[2:]]
+    if parts[0] == "anthropic" and parts[1] == "messages":
+        parts = [parts[0], *parts[2:]]
+    if parts[0] in {"azure", "ollama"} and parts[1] in {"chat", "completion"}:
+        parts = [parts[0], *parts[2:]]
+    if len(parts) != 2 or not parts[1]:
+        return None
+    return f"{parts[0]}/{parts[1]}"
