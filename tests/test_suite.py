@@ -293,7 +293,8 @@ def test_promptfoo_top_level_list_of_tests(tmp_path: Path) -> None:
             "Invalid regular expression: /(?i)x/: Invalid group",
         ),
         (
-            "tests:\n  - vars: {}\n    assert:\n      - {type: equals, value: a, rubricPrompt: x}\n",
+            "tests:\n  - vars: {}\n    assert:\n"
+            "      - {type: equals, value: a, rubricPrompt: x}\n",
             "t.yaml:4: tests[0].assert[0].rubricPrompt: 'rubricPrompt' is not supported here",
         ),
         ("tests:\n  - id: 'two words'\n", "t.yaml:2: tests[0].id: a case id may hold"),

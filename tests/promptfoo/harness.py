@@ -70,19 +70,69 @@ def _between(text: str, tag: str) -> str | None:
     return matches[-1] if matches else None
 
 
+def _last(pattern: str, text: str) -> re.Match[str] | None:
+    """The match that starts last: grading prompts show worked examples before the real
+    request, and a lazy match from an example's start could run on into the request."""
+    for start in range(len(text) - 1, -1, -1):
+        match = re.compile(pattern, re.DOTALL).match(text, start)
+        if match:
+            return match
+    return None
+
+
+def _sentences(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n", text) if p.strip()]
+
+
+def _supported(statement: str, context: str) -> bool:
+    return statement.lower().rstrip(".") in context.lower()
+
+
 def judge(request: Request) -> Reply:
-    """Grades llm-rubric, factuality and model-graded-closedqa prompts by the rules above."""
+    """Grades each grader's prompt (promptfoo's or migrate's) by the rules of `judge_reply`."""
     text = "\n".join(str(m.get("content", "")) for m in request.messages)
     submitted, expert = _between(text, "submitted_answer"), _between(text, "expert_answer")
     if submitted is not None and expert is not None:  # factuality: agree (C) or not (D)
         category = "C" if expert.lower() in submitted.lower() else "D"
         return Reply(text=json.dumps({"category": category, "reason": "compared"}))
-    closed = re.search(
-        r"\[Submission\]: (.*?)\n\*\*\*\n\[Criterion\]: (.*?)(?:\n\*\*\*|$)", text, re.DOTALL
-    )
+    closed = _last(r"\[Submission\]: (.*?)\n\*\*\*\n\[Criterion\]: (.*?)(?:\n\*\*\*|$)", text)
     if closed:  # model-graded-closedqa: reasoning, then the letter on its own line, twice
         letter = "Y" if judge_reply(closed.group(1), closed.group(2))["pass"] else "N"
         return Reply(text=f"The criterion was checked.\n{letter}\n{letter}")
+    evaluate = _last(r"\*\*Evaluation Criteria\*\*\s*(.*?)\s*\*\*Evaluation Steps.*"
+                     r"\*\*Reply\*\*\s*(.*?)\s*\*\*OUTPUT FORMAT", text)  # fmt: skip
+    if evaluate:  # g-eval, second call: a score out of 10
+        graded = judge_reply(evaluate.group(2), evaluate.group(1))
+        return Reply(text=json.dumps({"score": round(10 * graded["score"]), "reason": "rule"}))
+    if "EVALUATION CRITERIA" in text:  # g-eval, first call: the steps
+        return Reply(text='{"steps":["Read the reply","Apply the criteria"]}')
+    recall = _last(r"context:\s*(.*?)\s*answer:\s*(.*?)\s*classification:", text)
+    if recall:  # context-recall: one verdict per sentence of the expected answer
+        lines = [
+            f"{n}. {s} [{'Attributed' if _supported(s, recall.group(1)) else 'Not Attributed'}]"
+            for n, s in enumerate(_sentences(recall.group(2)), start=1)
+        ]
+        return Reply(text="\n".join(lines))
+    relevance = _last(r"query: (.*?)\ncontext: (.*?)\ncandidate sentences:", text)
+    if relevance:  # context-relevance: the context's sentences that share a word with the query
+        words = {w for w in re.findall(r"\w{4,}", relevance.group(1).lower())}
+        needed = [
+            s
+            for s in _sentences(relevance.group(2))
+            if words & set(re.findall(r"\w{4,}", s.lower()))
+        ]
+        return Reply(text="\n".join(needed) or "Insufficient Information")
+    nli = _last(r"context:\s*(.*?)\s*statements:\s*(.*?)\s*Answer:", text)
+    if nli:  # context-faithfulness, second call: a verdict per statement
+        verdicts = [
+            "Yes." if _supported(s, nli.group(1)) else "No." for s in _sentences(nli.group(2))
+        ]
+        return Reply(
+            text="Checked.\nFinal verdict for each statement in order: " + " ".join(verdicts)
+        )
+    statements = _last(r"question:\s*(.*?)\s*answer:\s*(.*?)\s*statements:", text)
+    if statements:  # context-faithfulness, first call: one statement per sentence
+        return Reply(text="\n".join(_sentences(statements.group(2))))
     output, rubric = _between(text, "Output"), _between(text, "Rubric")
     if output is None or rubric is None:
         return Reply(text='{"pass": false, "score": 0, "reason": "no output or rubric found"}')
@@ -143,7 +193,8 @@ def run_promptfoo(
     )
     if not out.exists():
         raise RuntimeError(
-            f"promptfoo wrote no results (exit {done.returncode}):\n{done.stderr[-3000:]}\n{done.stdout[-3000:]}"
+            f"promptfoo wrote no results (exit {done.returncode}):\n"
+            f"{done.stderr[-3000:]}\n{done.stdout[-3000:]}"
         )
     data = json.loads(out.read_text(encoding="utf-8"))
     verdicts = []
@@ -179,10 +230,14 @@ def _complete(server: ScriptedServer, model: str, messages: list[dict[str, str]]
 def run_migrate(config: Path, server: ScriptedServer, template: str | None = None) -> list[Verdict]:
     """migrate's verdicts on the same suite: same prompts, same server, same judge."""
     from migrate.evals.checks import judge_key, score
-    from migrate.evals.promptfoo.assertions import CallFacts, TransformError, graded_output
-    from migrate.evals.promptfoo.assertions import transform_output
-    from migrate.evals.promptfoo.assertions import needs_judge
-    from migrate.evals.promptfoo.graders import grading_messages, parse_grade
+    from migrate.evals.promptfoo.assertions import (
+        CallFacts,
+        TransformError,
+        graded_output,
+        needs_judge,
+        transform_output,
+    )
+    from migrate.evals.promptfoo.graders import next_step, parse_grade
     from migrate.evals.promptfoo.jsvalues import render
     from migrate.evals.promptfoo.yaml12 import parse_yaml12
     from migrate.evals.suite import load_suite
@@ -204,8 +259,11 @@ def run_migrate(config: Path, server: ScriptedServer, template: str | None = Non
                 except TransformError as exc:
                     error = str(exc)
                     break
-                reply = _complete(server, "judge", grading_messages(spec, judged, case, prompt))
-                judges[judge_key(check_index)] = parse_grade(spec, reply)
+                replies: list[Any] = []
+                while (step := next_step(spec, judged, case, prompt, replies)) is not None:
+                    assert step.messages is not None, "the scripted server has no embeddings"
+                    replies.append(_complete(server, "judge", step.messages))
+                judges[judge_key(check_index)] = parse_grade(spec, replies, case, prompt)
             result = score(text, case, list(case.checks), judges, CallFacts(prompt=prompt))
             error = error or result.error
             shown = text  # promptfoo records the output after the test's transform

@@ -92,8 +92,8 @@ def is_promptfoo(spec: CheckSpec) -> bool:
 
 
 def needs_judge(spec: CheckSpec) -> bool:
-    """True for assertions graded by a model: the run calls the judge for these."""
-    return is_promptfoo(spec) and base_type(spec) in GRADED
+    """True for assertions graded by a model (the judge, or embeddings for `similar`)."""
+    return is_promptfoo(spec) and base_type(spec) in GRADED | EMBEDDED
 
 
 def _flip(passed: bool, spec: CheckSpec) -> bool:

@@ -126,6 +126,10 @@ def check_value(base: str, value: Any, origin: Origin, where: KeyPath, root_fold
     elif base in {"is-json", "contains-json"} and value is not None:
         schema = parse_yaml12(value, "schema").data if isinstance(value, str) else value
         _check_schema(schema, origin, where)
+    elif base == "g-eval" or base in pf.EMBEDDED:
+        texts = value if isinstance(value, list) else [value]
+        if not texts or not all(isinstance(v, str) and v.strip() for v in texts):
+            raise origin.fail(where, f"'{base}' needs text or a list of texts")
     elif base in pf.GRADED and base not in {
         "answer-relevance",
         "context-faithfulness",
