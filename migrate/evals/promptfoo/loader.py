@@ -305,7 +305,24 @@ class _Reader:
                     source=origin.display,
                 )
             )
+            _check_rag_vars(cases[-1], origin, where)
         return cases
+
+
+def _check_rag_vars(case: Case, origin: Origin, where: KeyPath) -> None:
+    """The context graders need a `query` and a `context` var; promptfoo errors without."""
+    from migrate.evals.promptfoo.graders import context_of
+
+    for spec in case.checks:
+        kind = spec.type.removeprefix("promptfoo:")
+        if kind not in {"context-relevance", "context-faithfulness"}:
+            continue
+        if not isinstance(case.vars.get("query"), str):
+            raise origin.fail((*where, "vars"), f"'{kind}' needs a 'query' var (the question)")
+        if context_of(case) is None:
+            raise origin.fail(
+                (*where, "vars"), f"'{kind}' needs a 'context' var (text or a list of texts)"
+            )
 
 
 def _slug(text: Any) -> str | None:

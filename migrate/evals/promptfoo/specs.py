@@ -57,7 +57,6 @@ def spec_of(
     """One promptfoo assertion as a check, with the test's options it depends on."""
     from migrate.evals.suite import CheckSpec
 
-    check_keys(item, ASSERT_KEYS, origin, where)
     kind = str(item["type"])
     negate = kind.startswith("not-")
     base = kind[4:] if negate else kind
@@ -67,6 +66,7 @@ def spec_of(
             (*where, "type"),
             f"unsupported assertion type '{kind}' (supported: {known}, each also with 'not-')",
         )
+    check_keys(item, ASSERT_KEYS, origin, where)
     value = item.get("value")
     value = check_value(base, value, origin, (*where, "value"), root_folder)
     for key in ("threshold", "weight"):
