@@ -199,7 +199,7 @@ def test_list_vars_expand_with_stable_ids(tmp_path: Path) -> None:
             "s.yaml:3: tests[0].assert[0].value: unknown JSON schema keyword 'foo'",
         ),
         (
-            "tests:\n  - assert:\n      - {type: llm-rubric, value: x, provider: bedrock:x}\n",
+            "tests:\n  - assert:\n      - {type: llm-rubric, value: x, provider: replicate:x}\n",
             's.yaml:3: tests[0].assert[0].provider: grader provider "bedrock:x" is not',
         ),
         (

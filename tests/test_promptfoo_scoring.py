@@ -8,6 +8,7 @@ in test_promptfoo_conformance.py."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +16,9 @@ from migrate.evals.checks import JudgeVerdict, judge_key, score
 from migrate.evals.promptfoo.assertions import CallFacts, Grade, case_grade, grade
 from migrate.evals.promptfoo.graders import GradingStep, next_step, parse_grade
 from migrate.evals.promptfoo.jsvalues import js_string
+from migrate.evals.promptfoo.specs import grader_model
 from migrate.evals.promptfoo.textmetrics import levenshtein, rouge_n
-from migrate.evals.suite import Case, CheckSpec
+from migrate.evals.suite import Case, CheckSpec, load_suite
 
 
 def spec(kind: str, value: object = None, **fields: object) -> CheckSpec:
@@ -178,3 +180,44 @@ def test_the_javascript_sandbox_stops_runaway_code() -> None:
     assert grade(spec("javascript", "output === 'x'"), "x", CASE).passed  # still usable
     no_node = grade(spec("javascript", "typeof require === 'undefined'"), "x", CASE)
     assert no_node.passed
+
+
+def test_tools_may_come_from_the_request() -> None:
+    parameters = {"type": "object", "properties": {"city": {"type": "string"}}}
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": parameters}}]
+    call = '[{"function": {"name": "weather", "arguments": "{\\"city\\": \\"Oslo\\"}"}}]'
+    check = spec("is-valid-openai-tools-call")
+    assert grade(check, call, CASE, CallFacts(tools=tools)).passed
+    assert "No tools configured" in grade(check, call, CASE).reason
+
+
+def test_a_javascript_file_assertion_runs_its_export(tmp_path: Path) -> None:
+    (tmp_path / "check.cjs").write_text(
+        "const helper = (o) => o.length;\n"
+        "module.exports = { short: (output, context) => helper(output) < context.vars.max };\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "s.yaml").write_text(
+        "tests:\n  - vars: {max: 5}\n    assert:\n"
+        "      - {type: javascript, value: 'file://check.cjs:short'}\n",
+        encoding="utf-8",
+    )
+    (case,) = load_suite(tmp_path / "s.yaml").cases
+    assert score("abc", case, list(case.checks)).passed
+    assert not score("abcdef", case, list(case.checks)).passed
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"),
+    [
+        ("openai:chat:gpt-4o-mini", "openai/gpt-4o-mini"),
+        ("openai:gpt-4.1", "openai/gpt-4.1"),
+        ("anthropic:messages:claude-3-5-haiku", "anthropic/claude-3-5-haiku"),
+        ("azure:embeddings:ada", "azure/ada"),
+        ("mistral:embedding:mistral-embed", "mistral/mistral-embed"),
+        ("vertex:gemini-pro", "vertex_ai/gemini-pro"),
+        ("replicate:meta/llama", None),
+    ],
+)
+def test_grader_ids_map_to_litellm_models(provider: str, model: str | None) -> None:
+    assert grader_model(provider) == model

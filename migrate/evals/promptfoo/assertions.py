@@ -81,6 +81,10 @@ class CallFacts:
     prompt: str = ""
     latency_ms: float | None = None
     cost: float | None = None
+    # what the request declared (the model's params): promptfoo reads these from the
+    # provider's config for is-valid-openai-tools-call / -function-call
+    tools: list[Any] | None = None
+    functions: list[Any] | None = None
 
 
 def base_type(spec: CheckSpec) -> str:
@@ -229,7 +233,7 @@ def _grade(
     if kind in {"is-valid-openai-tools-call", "is-valid-openai-function-call"}:
         from migrate.evals.promptfoo.toolcalls import tools_call_grade
 
-        return tools_call_grade(kind, output, spec, case)
+        return tools_call_grade(kind, output, spec, facts)
     if judged is None:
         return Grade(False, 0.0, f"no {kind} result")
     return judged
@@ -286,8 +290,11 @@ def _contains_json(spec: CheckSpec, value: Any, text: str) -> Grade:
 
 
 def _javascript(spec: CheckSpec, value: Any, output: Any, case: Case, facts: CallFacts) -> Grade:
-    code = js_string(value).rstrip()
-    body = code if "\n" in code else jsengine.function_body(code)
+    if isinstance(value, dict) and "source" in value:  # file://x.js[:fn], read at load time
+        body = jsengine.module_body(str(value["source"]), str(value.get("function") or ""))
+    else:
+        code = js_string(value).rstrip()
+        body = code if "\n" in code else jsengine.function_body(code)
     context = {
         "prompt": facts.prompt,
         "vars": case.vars,

@@ -22,6 +22,7 @@ MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
 # (`new Function(...params, body)`) and reports either the value or the error message, so
 # that a thrown error is data, not an exception crossing the boundary.
 _PRELUDE = r"""
+globalThis.console = {log() {}, info() {}, warn() {}, error() {}, debug() {}};
 globalThis.__pfRegexTest = (pattern, text) => {
   try { return JSON.stringify({ok: true, value: new RegExp(pattern).test(text)}); }
   catch (e) { return JSON.stringify({ok: false, error: String(e && e.message || e)}); }
@@ -129,6 +130,21 @@ def call_function(params: list[str], body: str, args: list[Any]) -> JsResult:
     if not result["ok"]:
         raise JsError(str(result["error"]))
     return JsResult(str(result["kind"]), result["value"])
+
+
+def module_body(source: str, function: str) -> str:
+    """A function body that loads a CommonJS assertion file and calls what it exports
+    (`function`, else the module itself, else its default), as promptfoo does."""
+    name = json.dumps(function or None)
+    return (
+        "const module = {exports: {}};\n"
+        f"(function (module, exports) {{\n{source}\n}})(module, module.exports);\n"
+        f"const name = {name};\n"
+        "const m = module.exports;\n"
+        "const fn = name ? m[name] : (typeof m === 'function' ? m : m && m.default);\n"
+        "if (typeof fn !== 'function') throw new Error('no function exported: ' + (name || ''));\n"
+        "return fn(output, context);"
+    )
 
 
 def function_body(code: str) -> str:

@@ -96,8 +96,13 @@ def spec_of(
 
 
 def check_value(base: str, value: Any, origin: Origin, where: KeyPath, root_folder: Path) -> Any:
-    if isinstance(value, str) and value.startswith("file://") and base not in {"python"}:
-        raise origin.fail(where, "assertion values from files are only supported for python here")
+    if isinstance(value, str) and value.startswith("file://"):
+        if base not in {"python", "javascript"}:
+            raise origin.fail(
+                where,
+                "assertion values from files are only supported here for python and javascript",
+            )
+        return _script_file(base, value, origin, where, root_folder)
     if base in {"contains-any", "icontains-any", "contains-all", "icontains-all"}:
         if isinstance(value, str):
             value = split_values(value, origin, where) if "{{" not in value else value
@@ -118,11 +123,6 @@ def check_value(base: str, value: Any, origin: Origin, where: KeyPath, root_fold
     elif base == "python":
         if not isinstance(value, str) or not value:
             raise origin.fail(where, "'python' needs code or a file:// reference")
-        if value.startswith("file://"):
-            target, _, function = value[7:].partition(":")
-            file = (root_folder / target).resolve()  # promptfoo's basePath
-            source = read_text_limited(file, str(file))
-            return {"file": target, "function": function or "get_assert", "source": source}
     elif base in {"is-json", "contains-json"} and value is not None:
         schema = parse_yaml12(value, "schema").data if isinstance(value, str) else value
         _check_schema(schema, origin, where)
@@ -138,6 +138,28 @@ def check_value(base: str, value: Any, origin: Origin, where: KeyPath, root_fold
         if not isinstance(value, str) or not value.strip():
             raise origin.fail(where, f"'{base}' needs its criterion as text")
     return value
+
+
+def _script_file(
+    base: str, value: str, origin: Origin, where: KeyPath, root_folder: Path
+) -> dict[str, Any]:
+    """A `file://x.py[:fn]` or `file://x.js[:fn]` assertion, read now (relative to the config)."""
+    target, _, function = value[len("file://") :].partition(":")
+    suffixes = {".py"} if base == "python" else {".js", ".cjs"}
+    if Path(target).suffix not in suffixes:
+        raise origin.fail(
+            where, f"a {base} assertion file must end in {' or '.join(sorted(suffixes))}"
+        )
+    file = (root_folder / target).resolve()  # promptfoo's basePath, whichever file names it
+    source = read_text_limited(file, str(file))
+    if base == "javascript":
+        check_javascript(source, origin, where)
+        if re.search(r"^\s*(import|export)\s", source, re.MULTILINE):
+            raise origin.fail(
+                where, "ES modules are not supported here (CommonJS module.exports only)"
+            )
+    default = "get_assert" if base == "python" else ""
+    return {"file": target, "function": function or default, "source": source}
 
 
 # Every keyword ajv (draft-07, strict) accepts; ajv refuses a schema with any other.
@@ -183,17 +205,25 @@ def _strict_keywords(schema: Any, origin: Origin, where: KeyPath) -> None:
             _strict_keywords(value, origin, where)
 
 
+_PROVIDER_CONFIG = {"apiBaseUrl", "apiHost", "temperature", "max_tokens", "apiKeyEnvar"}
+
+
 def _check_provider(provider: Any, origin: Origin, where: KeyPath) -> None:
+    """A grader: a provider id, {id, config}, or {text: ..., embedding: ...} for both kinds."""
+    if isinstance(provider, dict) and "id" not in provider and provider:
+        for kind, one in provider.items():
+            if kind not in {"text", "embedding"}:
+                raise origin.fail((*where, kind), f"grader provider key '{kind}' is not supported")
+            _check_provider(one, origin, (*where, kind))
+        return
     provider_id = provider.get("id") if isinstance(provider, dict) else provider
     if not isinstance(provider_id, str) or grader_model(provider_id) is None:
+        known = ", ".join(f"{p}:" for p in sorted(_LITELLM_PREFIX))
         raise origin.fail(
-            where,
-            f"grader provider {json.dumps(provider_id)} is not supported here "
-            "(openai:, anthropic:, azure:, ollama: ids)",
+            where, f"grader provider {json.dumps(provider_id)} is not supported here ({known})"
         )
     if isinstance(provider, dict):
-        config = provider.get("config") or {}
-        unknown = set(config) - {"apiBaseUrl", "temperature", "max_tokens", "apiKeyEnvar"}
+        unknown = set(provider.get("config") or {}) - _PROVIDER_CONFIG
         unknown |= set(provider) - {"id", "config", "label"}
         if unknown:
             raise origin.fail(
@@ -201,17 +231,29 @@ def _check_provider(provider: Any, origin: Origin, where: KeyPath) -> None:
             )
 
 
+# promptfoo's provider prefixes and litellm's; a word between them and the model name that
+# only says which API (chat, messages, embedding...) is dropped.
+_LITELLM_PREFIX = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "azure": "azure",
+    "ollama": "ollama",
+    "mistral": "mistral",
+    "groq": "groq",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "google": "gemini",
+    "vertex": "vertex_ai",
+    "bedrock": "bedrock",
+}
+_API_WORDS = {"chat", "completion", "responses", "messages", "embedding", "embeddings"}
+
+
 def grader_model(provider_id: str) -> str | None:
     """The litellm model name of a promptfoo provider id (`openai:chat:gpt-4o` -> openai/gpt-4o)."""
-    parts = provider_id.split(":")
-    if parts[0] not in {"openai", "anthropic", "azure", "ollama"} or len(parts) < 2:
+    prefix, _, rest = provider_id.partition(":")
+    if prefix not in _LITELLM_PREFIX or not rest:
         return None
-    if parts[0] == "openai" and parts[1] in {"chat", "responses"}:
-        parts = [parts[0], *parts[2:]]
-    if parts[0] == "anthropic" and parts[1] == "messages":
-        parts = [parts[0], *parts[2:]]
-    if parts[0] in {"azure", "ollama"} and parts[1] in {"chat", "completion"}:
-        parts = [parts[0], *parts[2:]]
-    if len(parts) != 2 or not parts[1]:
-        return None
-    return f"{parts[0]}/{parts[1]}"
+    head, _, tail = rest.partition(":")
+    model = tail if head in _API_WORDS and tail else rest
+    return f"{_LITELLM_PREFIX[prefix]}/{model}" if model else None

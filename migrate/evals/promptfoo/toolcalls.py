@@ -1,8 +1,10 @@
 """`is-valid-openai-tools-call` and `-function-call`: the model's call matches a declared tool.
 
-The tools are the ones the request declared (the dependency's `params.tools`, or the
-assertion's `config.tools`); each call must name one of them and carry arguments, as a JSON
-string, that its parameter schema accepts (draft-07, as ajv checks it in promptfoo).
+The tools are the ones the request declared (the assertion's `config.tools`, else the
+model's params that the run passes in `CallFacts`, as promptfoo reads its provider's
+config); each call must name one of them and carry arguments, as a JSON string, that its
+parameter schema accepts (draft-07, as ajv checks it in promptfoo). The output is the
+calls as JSON (a list of tool calls, or {tool_calls: [...]}, or one function call).
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from migrate.evals.promptfoo.assertions import Grade
+from migrate.evals.promptfoo.assertions import CallFacts, Grade
 from migrate.evals.promptfoo.jsvalues import json_parse, json_stringify
 
 if TYPE_CHECKING:
-    from migrate.evals.suite import Case, CheckSpec
+    from migrate.evals.suite import CheckSpec
 
 
 def _calls(output: Any) -> Any:
@@ -51,11 +53,11 @@ def check_function_call(call: Any, functions: list[dict[str, Any]]) -> str | Non
     return None
 
 
-def tools_call_grade(kind: str, output: Any, spec: CheckSpec, case: Case) -> Grade:
+def tools_call_grade(kind: str, output: Any, spec: CheckSpec, facts: CallFacts) -> Grade:
     config = spec.config or {}
     calls = _calls(output)
     if kind == "is-valid-openai-function-call":
-        functions = config.get("functions") or []
+        functions = config.get("functions") or facts.functions or []
         problem = check_function_call(calls, functions)
         return Grade(
             problem is None, 1.0 if problem is None else 0.0, problem or "Assertion passed"
@@ -75,7 +77,7 @@ def tools_call_grade(kind: str, output: Any, spec: CheckSpec, case: Case) -> Gra
     ):
         shown = json.dumps(calls, ensure_ascii=False) if not isinstance(calls, str) else calls
         return Grade(False, 0.0, f"OpenAI did not return a valid-looking tools response: {shown}")
-    tools = config.get("tools")
+    tools = config.get("tools") or facts.tools
     if not tools:
         return Grade(False, 0.0, "No tools configured in provider, but output contains tool calls")
     functions = [t["function"] for t in tools if t.get("type") == "function" and "function" in t]
