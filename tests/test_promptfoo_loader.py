@@ -200,7 +200,7 @@ def test_list_vars_expand_with_stable_ids(tmp_path: Path) -> None:
         ),
         (
             "tests:\n  - assert:\n      - {type: llm-rubric, value: x, provider: replicate:x}\n",
-            's.yaml:3: tests[0].assert[0].provider: grader provider "bedrock:x" is not',
+            's.yaml:3: tests[0].assert[0].provider: grader provider "replicate:x" is not',
         ),
         (
             "tests:\n  - vars: {a: file://missing.txt}\n",
