@@ -97,12 +97,16 @@ def spec_of(
 
 def check_value(base: str, value: Any, origin: Origin, where: KeyPath, root_folder: Path) -> Any:
     if isinstance(value, str) and value.startswith("file://"):
-        if base not in {"python", "javascript"}:
-            raise origin.fail(
-                where,
-                "assertion values from files are only supported here for python and javascript",
-            )
-        return _script_file(base, value, origin, where, root_folder)
+        if base in {"python", "javascript"}:
+            return _script_file(base, value, origin, where, root_folder)
+        value = _value_file(value, origin, where, root_folder)
+    elif isinstance(value, list):
+        value = [
+            _value_file(v, origin, where, root_folder)
+            if isinstance(v, str) and v.startswith("file://")
+            else v
+            for v in value
+        ]
     if base in {"contains-any", "icontains-any", "contains-all", "icontains-all"}:
         if isinstance(value, str):
             value = split_values(value, origin, where) if "{{" not in value else value
@@ -138,6 +142,24 @@ def check_value(base: str, value: Any, origin: Origin, where: KeyPath, root_fold
         if not isinstance(value, str) or not value.strip():
             raise origin.fail(where, f"'{base}' needs its criterion as text")
     return value
+
+
+def _value_file(value: str, origin: Origin, where: KeyPath, root_folder: Path) -> Any:
+    """An assertion value read from a file as promptfoo reads it: .txt as trimmed text,
+    .json/.yaml as data; relative to the config's folder. Such text is not rendered with
+    the vars, so one holding template syntax is refused rather than guessed."""
+    file = (root_folder / value[len("file://") :]).resolve()
+    suffix = file.suffix.lower()
+    if suffix not in {".txt", ".json", ".yaml", ".yml"}:
+        raise origin.fail(where, f"assertion values from '{file.name}' are not supported here")
+    text = read_text_limited(file, str(file))
+    if suffix != ".txt":
+        return parse_yaml12(text, str(file)).data
+    if "{{" in text or "{%" in text:
+        raise origin.fail(
+            where, f"'{file.name}' holds template syntax, which promptfoo does not render"
+        )
+    return text.strip()
 
 
 def _script_file(
