@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.promptfoo.harness import behaviours, promptfoo_available, run_migrate, run_promptfoo
+from tests.promptfoo.harness import (
+    Server,
+    behaviours,
+    promptfoo_available,
+    run_migrate,
+    run_promptfoo,
+)
 from tests.support.openai_server import ScriptedServer
 
 SUITES = Path(__file__).parent / "promptfoo" / "suites"
@@ -28,7 +34,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server():
-    with ScriptedServer(behaviours()) as running:
+    with Server(behaviours()) as running:
         yield running
 
 

@@ -10,14 +10,18 @@ the answer. Both verdicts, per test and per model, must be identical.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from tests.support.openai_server import Reply, Request, ScriptedServer
 
@@ -133,10 +137,59 @@ def judge(request: Request) -> Reply:
     statements = _last(r"question:\s*(.*?)\s*answer:\s*(.*?)\s*statements:", text)
     if statements:  # context-faithfulness, first call: one statement per sentence
         return Reply(text="\n".join(_sentences(statements.group(2))))
+    question = _last(r"Answer:\s*(.*?)\s*Question:\s*$", text)
+    if question:  # answer-relevance: the question the answer answers
+        return Reply(text=f"What about {question.group(1)}?")
     output, rubric = _between(text, "Output"), _between(text, "Rubric")
     if output is None or rubric is None:
         return Reply(text='{"pass": false, "score": 0, "reason": "no output or rubric found"}')
     return Reply(text=json.dumps(judge_reply(output, rubric)))
+
+
+def embed(text: str) -> list[float]:
+    """A deterministic embedding: how often each letter a-z occurs (case-insensitive)."""
+    lowered = text.lower()
+    return [float(lowered.count(chr(c))) for c in range(ord("a"), ord("z") + 1)]
+
+
+class Server(ScriptedServer):
+    """The scripted server, also answering OpenAI's /v1/embeddings with `embed`."""
+
+    async def _embeddings(self, http: web.Request) -> web.Response:
+        body = await http.json()
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": embed(str(t))}
+            for i, t in enumerate(texts)
+        ]
+        usage = {"prompt_tokens": 1, "total_tokens": 1}
+        return web.json_response(
+            {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
+        )
+
+    def start(self) -> Server:
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            app = web.Application()
+            app.router.add_post("/v1/chat/completions", self._handle)
+            app.router.add_post("/v1/embeddings", self._embeddings)
+            self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self._ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="scripted-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("scripted server did not start")
+        return self
 
 
 def behaviours() -> dict[str, Any]:
@@ -227,6 +280,15 @@ def _complete(server: ScriptedServer, model: str, messages: list[dict[str, str]]
     return str(response.choices[0].message.content or "")
 
 
+def _embed(server: ScriptedServer, texts: list[str]) -> list[list[float]]:
+    import litellm
+
+    response = litellm.embedding(
+        model="openai/emb", api_base=server.api_base, api_key="test-key", input=texts
+    )
+    return [list(item["embedding"]) for item in response.data]
+
+
 def run_migrate(config: Path, server: ScriptedServer, template: str | None = None) -> list[Verdict]:
     """migrate's verdicts on the same suite: same prompts, same server, same judge."""
     from migrate.evals.checks import judge_key, score
@@ -261,8 +323,10 @@ def run_migrate(config: Path, server: ScriptedServer, template: str | None = Non
                     break
                 replies: list[Any] = []
                 while (step := next_step(spec, judged, case, prompt, replies)) is not None:
-                    assert step.messages is not None, "the scripted server has no embeddings"
-                    replies.append(_complete(server, "judge", step.messages))
+                    if step.messages is not None:
+                        replies.append(_complete(server, "judge", step.messages))
+                    else:
+                        replies.append(_embed(server, list(step.embed)))
                 judges[judge_key(check_index)] = parse_grade(spec, replies, case, prompt)
             result = score(text, case, list(case.checks), judges, CallFacts(prompt=prompt))
             error = error or result.error
