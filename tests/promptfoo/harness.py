@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -310,7 +311,9 @@ def run_migrate(config: Path, server: ScriptedServer, template: str | None = Non
     for index, case in enumerate(load_suite(config).cases):
         prompt = case.prefix + render(template, case.vars) + case.suffix
         for model in MODELS:
+            started = time.perf_counter()
             text = _complete(server, model, [{"role": "user", "content": prompt}])
+            latency_ms = round((time.perf_counter() - started) * 1000)
             judges = {}
             error = None
             for check_index, spec in enumerate(case.checks):
@@ -328,7 +331,8 @@ def run_migrate(config: Path, server: ScriptedServer, template: str | None = Non
                     else:
                         replies.append(_embed(server, list(step.embed)))
                 judges[judge_key(check_index)] = parse_grade(spec, replies, case, prompt)
-            result = score(text, case, list(case.checks), judges, CallFacts(prompt=prompt))
+            facts = CallFacts(prompt=prompt, latency_ms=latency_ms)  # no cost: no price known
+            result = score(text, case, list(case.checks), judges, facts)
             error = error or result.error
             shown = text  # promptfoo records the output after the test's transform
             test_transform = next(
