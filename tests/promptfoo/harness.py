@@ -42,12 +42,17 @@ def _answer(request: Request) -> str:
     return user.split("Reply: ", 1)[1] if "Reply: " in user else user
 
 
+def _delay(request: Request) -> float:
+    """A prompt that says [slow] is answered after a quarter of a second (latency tests)."""
+    return 0.25 if "[slow]" in str(request.user) else 0.0
+
+
 def echo(request: Request) -> Reply:
-    return Reply(text=_answer(request))
+    return Reply(text=_answer(request), delay=_delay(request))
 
 
 def shout(request: Request) -> Reply:
-    return Reply(text=_answer(request).upper())
+    return Reply(text=_answer(request).upper(), delay=_delay(request))
 
 
 _SCORE_RULE = re.compile(r"score (\d(?:\.\d+)?) if the output contains '([^']*)'")
