@@ -221,3 +221,15 @@ def test_a_javascript_file_assertion_runs_its_export(tmp_path: Path) -> None:
 )
 def test_grader_ids_map_to_litellm_models(provider: str, model: str | None) -> None:
     assert grader_model(provider) == model
+
+
+def test_every_promptfoo_assertion_is_a_check_type_a_run_may_store() -> None:
+    from typing import get_args
+
+    from migrate.evals.promptfoo.assertions import PREFIX, SUPPORTED
+    from migrate.registry.schema import CheckType, CoreCheckType, PromptfooCheckType
+
+    assert set(get_args(PromptfooCheckType)) == {PREFIX + kind for kind in SUPPORTED}
+    assert set(get_args(CheckType)) == set(get_args(CoreCheckType)) | set(
+        get_args(PromptfooCheckType)
+    )
