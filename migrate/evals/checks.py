@@ -295,7 +295,10 @@ def _score_promptfoo(
                 verdict.reasoning,
             )
         grades.append(grade(spec, output, case, facts, judged))
-    overall = case_grade(grades, [spec.weight for _, spec in specs], case.threshold)
+    threshold = case.threshold
+    if threshold is None:  # a case read back from a stored run keeps it on its checks
+        threshold = next((s.case_threshold for _, s in specs if s.case_threshold is not None), None)
+    overall = case_grade(grades, [spec.weight for _, spec in specs], threshold)
     result.weighted_score = overall.score
     if not overall.passed:
         result.passed = False

@@ -41,6 +41,9 @@ class CheckSpec:
     output_transform: str | None = None  # the test's `options.transform`, applied first
     config: dict[str, Any] | None = None
     provider: Any = None  # the grader for model-graded assertions (promptfoo provider id)
+    # the test's threshold, kept on each of its assertions so that a stored run (which
+    # stores checks whole) scores the case the same way when read back
+    case_threshold: float | None = None
 
     @classmethod
     def from_check(cls, check: Check) -> CheckSpec:

@@ -13,6 +13,7 @@ refused with the file, line and key: never ignored.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -264,6 +265,8 @@ class _Reader:
             isinstance(threshold, bool) or not isinstance(threshold, int | float)
         ):
             raise origin.fail((*where, "threshold"), "expected a number")
+        if threshold is not None:
+            specs = [dataclasses.replace(s, case_threshold=float(threshold)) for s in specs]
         variables = {**default.get("vars", {}), **self.vars_of(test, origin, where)}
         variables = transform_vars(variables, options, origin, where)
         description = test.get("description") or raw.default_description
