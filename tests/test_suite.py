@@ -196,66 +196,7 @@ def test_jsonl_loader_on_arbitrary_bytes(
         assert exc.message.startswith("s.jsonl")
 
 
-# --- promptfoo-style YAML ----------------------------------------------------------------
-
-
-def test_promptfoo_every_supported_assert_type(tmp_path: Path) -> None:
-    path = suite_file(
-        tmp_path,
-        "tests.yaml",
-        """
-        description: Support replies
-        prompts: [prompts/support_reply.md.j2]
-        providers: [openai:gpt-4.1]
-        tests:
-          - description: Greets the customer
-            vars: {customer_name: Sam, email: "Where is my order?"}
-            assert:
-              - {type: equals, value: "Hi Sam"}
-              - {type: contains, value: "{{ customer_name }}"}
-              - {type: icontains, value: "order", weight: 2, metric: mentions-order}
-              - {type: regex, value: "^Hi"}
-              - {type: is-json}
-              - {type: is-json, value: {type: object, required: [a]}}
-              - {type: contains-json}
-              - {type: starts-with, value: "Hi"}
-              - {type: contains-any, value: "refund, return"}
-              - {type: icontains-any, value: [REFUND, RETURN]}
-              - {type: contains-all, value: [order, Sam]}
-              - {type: icontains-all, value: "order,sam"}
-              - {type: llm-rubric, value: "Is warm and brief"}
-              - {type: not-contains, value: "guarantee"}
-              - {type: not-icontains, value: "REFUND"}
-              - {type: not-regex, value: "\\\\d{5}"}
-              - {type: not-is-json}
-              - {type: not-starts-with, value: "Dear"}
-              - {type: not-llm-rubric, value: "Promises a date"}
-        """,
-    )
-    (case,) = load(path).cases
-    assert case.id == "greets-the-customer"
-    assert case.vars == {"customer_name": "Sam", "email": "Where is my order?"}
-    assert case.checks == (
-        CheckSpec(type="equals", value="Hi Sam"),
-        CheckSpec(type="contains", value="{{ customer_name }}"),
-        CheckSpec(type="icontains", value="order"),
-        CheckSpec(type="regex", value="^Hi"),
-        CheckSpec(type="is_json"),
-        CheckSpec(type="is_json", schema={"type": "object", "required": ["a"]}),
-        CheckSpec(type="contains_json"),
-        CheckSpec(type="starts_with", value="Hi"),
-        CheckSpec(type="contains_any", value=["refund", "return"]),
-        CheckSpec(type="icontains_any", value=["REFUND", "RETURN"]),
-        CheckSpec(type="contains_all", value=["order", "Sam"]),
-        CheckSpec(type="icontains_all", value=["order", "sam"]),
-        CheckSpec(type="llm_judge", rubric="Is warm and brief"),
-        CheckSpec(type="contains", value="guarantee", negate=True),
-        CheckSpec(type="icontains", value="REFUND", negate=True),
-        CheckSpec(type="regex", value="\\d{5}", negate=True),
-        CheckSpec(type="is_json", negate=True),
-        CheckSpec(type="starts_with", value="Dear", negate=True),
-        CheckSpec(type="llm_judge", rubric="Promises a date", negate=True),
-    )
+# --- promptfoo-style YAML (more in test_promptfoo_loader.py) ---------------------------------
 
 
 def test_promptfoo_default_test_and_ids(tmp_path: Path) -> None:
@@ -299,11 +240,9 @@ def test_promptfoo_default_test_and_ids(tmp_path: Path) -> None:
         "tone": "curt",  # the test's own vars win over defaultTest's
         "email": "Where is it?",
     }
-    assert first.checks == (CheckSpec(type="icontains", value="guarantee", negate=True),)
-    assert second.checks == (
-        CheckSpec(type="icontains", value="guarantee", negate=True),
-        CheckSpec(type="icontains", value="sorry"),
-    )
+    guarantee = CheckSpec(type="promptfoo:icontains", value="guarantee", negate=True)
+    assert first.checks == (guarantee,)
+    assert second.checks == (guarantee, CheckSpec(type="promptfoo:icontains", value="sorry"))
     assert [c.line for c in suite.cases] == [6, 8, 12, 14, 15, 18]
     assert count_cases(path) == 6
 
@@ -317,45 +256,46 @@ def test_promptfoo_top_level_list_of_tests(tmp_path: Path) -> None:
     ("text", "message"),
     [
         (
-            "tests:\n  - vars: {q: a}\n    assert:\n      - {type: javascript, value: 'x'}\n",
-            "t.yaml:4: tests[0].assert[0].type: unsupported assertion type 'javascript' "
-            "(supported: contains, contains-all, contains-any, contains-json, equals, icontains, "
-            "icontains-all, icontains-any, is-json, llm-rubric, regex, starts-with, each also "
-            "with a 'not-' prefix)",
+            "tests:\n  - vars: {q: a}\n  - vars: {q: b}\n    assert:\n      - type: not-is-xml\n",
+            "t.yaml:5: tests[1].assert[0].type: unsupported assertion type 'not-is-xml'",
         ),
         (
-            "tests:\n  - vars: {q: a}\n  - vars: {q: b}\n    assert:\n"
-            "      - type: not-is-valid-openai-tools-call\n",
-            "t.yaml:5: tests[1].assert[0].type: unsupported assertion type "
-            "'not-is-valid-openai-tools-call'",
+            "tests:\n  - vars: {q: a}\n    asert: []\n",
+            "t.yaml:3: tests[0].asert: 'asert' is not supported here",
         ),
-        ("tests:\n  - vars: {q: a}\n    asert: []\n", "t.yaml:3: tests[0].asert: unknown key"),
-        ("tests:\n  - vars: [a]\n", "t.yaml:2: tests[0].vars: expected a mapping"),
-        ("tests:\n  - 'just text'\n", "t.yaml:2: tests[0]: expected a mapping"),
+        ("tests:\n  - vars: 7\n", "t.yaml:2: tests[0].vars: expected a mapping"),
+        ("tests:\n  - 7\n", "t.yaml:2: tests[0]: expected a test (a mapping)"),
         ("tests:\n  - vars: {}\n    assert: {type: x}\n", "t.yaml:3: tests[0].assert: expected"),
         (
             "tests:\n  - vars: {}\n    assert:\n      - {value: x}\n",
-            "t.yaml:4: tests[0].assert[0]: expected a mapping with a 'type'",
+            "t.yaml:4: tests[0].assert[0]: expected an assertion (a mapping with a 'type')",
         ),
         (
             "tests:\n  - vars: {}\n    assert:\n      - {type: contains}\n",
-            "t.yaml:4: tests[0].assert[0].value: required for this type",
+            "t.yaml:4: tests[0].assert[0].value: 'contains' needs a string or number value",
         ),
         (
             "tests:\n  - vars: {}\n    assert:\n      - {type: contains-any, value: []}\n",
-            "t.yaml:4: tests[0].assert[0].value: expected a list",
+            "t.yaml:4: tests[0].assert[0].value: 'contains-any' needs a list of values",
         ),
         (
             "tests:\n  - vars: {}\n    assert:\n      - {type: llm-rubric}\n",
-            "t.yaml:4: tests[0].assert[0].value: llm-rubric needs the rubric as text",
+            "t.yaml:4: tests[0].assert[0].value: 'llm-rubric' needs its criterion as text",
         ),
         (
             "tests:\n  - vars: {}\n    assert:\n      - {type: regex, value: '(x'}\n",
-            "t.yaml:4: tests[0].assert[0].value: invalid regular expression",
+            "t.yaml:4: tests[0].assert[0].value: JavaScript rejects this regular expression: "
+            "Invalid regular expression: /(x/: Unterminated group",
         ),
         (
-            "tests:\n  - vars: {}\n    assert:\n      - {type: equals, value: a, transform: x}\n",
-            "t.yaml:4: tests[0].assert[0].transform: unknown key (not supported here)",
+            "tests:\n  - vars: {}\n    assert:\n      - {type: regex, value: '(?i)x'}\n",
+            "t.yaml:4: tests[0].assert[0].value: JavaScript rejects this regular expression: "
+            "Invalid regular expression: /(?i)x/: Invalid group",
+        ),
+        (
+            "tests:\n  - vars: {}\n    assert:\n"
+            "      - {type: equals, value: a, rubricPrompt: x}\n",
+            "t.yaml:4: tests[0].assert[0].rubricPrompt: 'rubricPrompt' is not supported here",
         ),
         ("tests:\n  - id: 'two words'\n", "t.yaml:2: tests[0].id: a case id may hold"),
         (
@@ -364,7 +304,7 @@ def test_promptfoo_top_level_list_of_tests(tmp_path: Path) -> None:
         ),
         ("defaultTest: [a]\ntests:\n  - vars: {}\n", "t.yaml:1: defaultTest: expected a mapping"),
         (
-            "defaultTest:\n  vars: [1]\ntests:\n  - vars: {}\n",
+            "defaultTest:\n  vars: 1\ntests:\n  - vars: {}\n",
             "t.yaml:2: defaultTest.vars: expected a mapping",
         ),
         (
@@ -372,14 +312,14 @@ def test_promptfoo_top_level_list_of_tests(tmp_path: Path) -> None:
             "t.yaml:2: defaultTest.assert: expected a list",
         ),
         (
-            "defaultTest:\n  assert:\n    - {type: python, value: x}\ntests:\n  - vars: {}\n",
-            "t.yaml:3: defaultTest.assert[0].type: unsupported assertion type 'python'",
+            "defaultTest:\n  assert:\n    - {type: ruby, value: x}\ntests:\n  - vars: {}\n",
+            "t.yaml:3: defaultTest.assert[0].type: unsupported assertion type 'ruby'",
         ),
         (
             "defaultTest:\n  provider: x\ntests:\n  - vars: {}\n",
-            "t.yaml:2: defaultTest.provider: unknown key",
+            "t.yaml:2: defaultTest.provider: 'provider' is not supported here",
         ),
-        ("prompts: [a]\n", "t.yaml:1: tests: expected a 'tests:' list of cases"),
+        ("scenarios: []\ntests: []\n", "t.yaml:1: scenarios: 'scenarios' is not supported here"),
         ("tests: []\n", "t.yaml: the suite has no cases"),
         ("tests:\n  - vars: {a: 1\n", "t.yaml:2: YAML syntax error"),
     ],

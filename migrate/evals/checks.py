@@ -16,6 +16,7 @@ import jinja2
 
 from migrate.errors import UsageError
 from migrate.evals.prompt import environment
+from migrate.evals.promptfoo.assertions import CallFacts
 from migrate.evals.suite import Case, CheckSpec
 
 # A refusal is the model declining the task, in the first person, at the opening of its reply.
@@ -143,6 +144,7 @@ def render_value(value: Any, case: Case) -> Any:
 class JudgeVerdict:
     passed: bool
     reasoning: str
+    score: float | None = None  # promptfoo graders report a score as well (0..1)
 
 
 @dataclass
@@ -153,6 +155,8 @@ class Score:
     json_valid: bool = False
     judge: dict[str, JudgeVerdict] = field(default_factory=dict)
     judge_missing: bool = False  # a judge verdict is missing: an error, not a failure
+    error: str | None = None  # the checks could not run (a transform threw): not a failure
+    weighted_score: float | None = None  # promptfoo's weighted mean of its assertions' scores
 
 
 def _schema_ok(instance: Any, schema: dict[str, Any]) -> bool:
@@ -162,6 +166,8 @@ def _schema_ok(instance: Any, schema: dict[str, Any]) -> bool:
 
 
 def apply_check(spec: CheckSpec, text: str, case: Case, judge: JudgeVerdict | None) -> bool:
+    if spec.type.startswith("promptfoo:"):
+        raise ValueError("promptfoo assertions are scored together by score()")
     value = render_value(spec.value, case)
     kind = spec.type
     result: bool
@@ -213,12 +219,25 @@ def judge_key(index: int) -> str:
 
 
 def score(
-    text: str, case: Case, checks: list[CheckSpec], judges: dict[str, JudgeVerdict] | None = None
+    text: str,
+    case: Case,
+    checks: list[CheckSpec],
+    judges: dict[str, JudgeVerdict] | None = None,
+    facts: CallFacts | None = None,
 ) -> Score:
-    """Apply every check; the output passes when all of them hold."""
+    """Apply every check; the output passes when all of them hold.
+
+    promptfoo assertions among the checks are scored together as promptfoo scores a test
+    (weights, thresholds, the test's own threshold): together they count as one check.
+    `facts` carries the call's prompt, latency and cost for the assertions that read them.
+    """
     judges = judges or {}
     result = Score(passed=True, refusal=is_refusal(text), json_valid=parse_json(text)[0])
+    promptfoo: list[tuple[int, CheckSpec]] = []
     for index, spec in enumerate(checks):
+        if spec.type.startswith("promptfoo:"):
+            promptfoo.append((index, spec))
+            continue
         verdict = judges.get(judge_key(index)) if spec.type == "llm_judge" else None
         if spec.type == "llm_judge":
             if verdict is None:
@@ -228,4 +247,63 @@ def score(
         if not apply_check(spec, text, case, verdict):
             result.passed = False
             result.failed.append(spec.label(render_value(spec.value, case)))
+    if promptfoo:
+        _score_promptfoo(text, case, promptfoo, judges, facts or CallFacts(), result)
     return result
+
+
+def _score_promptfoo(
+    text: str,
+    case: Case,
+    specs: list[tuple[int, CheckSpec]],
+    judges: dict[str, JudgeVerdict],
+    facts: CallFacts,
+    result: Score,
+) -> None:
+    from migrate.evals.promptfoo.assertions import (
+        Grade,
+        TransformError,
+        case_grade,
+        grade,
+        needs_judge,
+    )
+    from migrate.evals.promptfoo.assertions import render_value as pf_render
+
+    output: Any = text
+    transform = specs[0][1].output_transform
+    if transform:
+        from migrate.evals.promptfoo.assertions import transform_output
+
+        try:
+            output = transform_output(transform, text, case.vars, facts.prompt)
+        except TransformError as exc:
+            result.error = str(exc)
+            result.passed = False
+            return
+    grades: list[Grade] = []
+    for index, spec in specs:
+        judged = None
+        if needs_judge(spec):
+            verdict = judges.get(judge_key(index))
+            if verdict is None:
+                result.judge_missing = True
+                return
+            result.judge[judge_key(index)] = verdict
+            judged = Grade(
+                verdict.passed,
+                verdict.score if verdict.score is not None else float(verdict.passed),
+                verdict.reasoning,
+            )
+        grades.append(grade(spec, output, case, facts, judged))
+    threshold = case.threshold
+    if threshold is None:  # a case read back from a stored run keeps it on its checks
+        threshold = next((s.case_threshold for _, s in specs if s.case_threshold is not None), None)
+    overall = case_grade(grades, [spec.weight for _, spec in specs], threshold)
+    result.weighted_score = overall.score
+    if not overall.passed:
+        result.passed = False
+        for (_, spec), one in zip(specs, grades, strict=True):
+            if not one.passed:
+                result.failed.append(spec.label(pf_render(spec, case.vars)))
+        if not any(not g.passed for g in grades):
+            result.failed.append(overall.reason)

@@ -13,8 +13,8 @@ from migrate.secrets import looks_like_key
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Every check `migrate run` applies; promptfoo suites reach the same ones by their names.
-CheckType = Literal[
+# The checks a registry may name (`eval.checks`) and JSONL cases carry.
+CoreCheckType = Literal[
     "equals",
     "contains",
     "icontains",
@@ -32,6 +32,44 @@ CheckType = Literal[
     "not_refusal",
     "llm_judge",
 ]
+# promptfoo's assertions, kept under their own names: promptfoo suites only, scored by
+# promptfoo's rules (migrate/evals/promptfoo). Each also comes negated ("not-").
+PromptfooCheckType = Literal[
+    "promptfoo:equals",
+    "promptfoo:contains",
+    "promptfoo:icontains",
+    "promptfoo:contains-any",
+    "promptfoo:icontains-any",
+    "promptfoo:contains-all",
+    "promptfoo:icontains-all",
+    "promptfoo:starts-with",
+    "promptfoo:regex",
+    "promptfoo:is-json",
+    "promptfoo:contains-json",
+    "promptfoo:javascript",
+    "promptfoo:python",
+    "promptfoo:levenshtein",
+    "promptfoo:rouge-n",
+    "promptfoo:is-valid-openai-tools-call",
+    "promptfoo:is-valid-openai-function-call",
+    "promptfoo:latency",
+    "promptfoo:cost",
+    "promptfoo:similar",
+    "promptfoo:similar:cosine",
+    "promptfoo:similar:dot",
+    "promptfoo:similar:euclidean",
+    "promptfoo:llm-rubric",
+    "promptfoo:factuality",
+    "promptfoo:model-graded-factuality",
+    "promptfoo:model-graded-closedqa",
+    "promptfoo:g-eval",
+    "promptfoo:answer-relevance",
+    "promptfoo:context-faithfulness",
+    "promptfoo:context-recall",
+    "promptfoo:context-relevance",
+]
+# Every check `migrate run` applies (a stored run may hold any of them).
+CheckType = Literal[CoreCheckType, PromptfooCheckType]
 
 
 class Strict(BaseModel):
@@ -207,7 +245,7 @@ class Model(Strict):
 
 
 class Check(Strict):
-    type: CheckType
+    type: CoreCheckType
     value: str | int | float | list[str] | None = None
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     rubric: str | None = None
