@@ -18,15 +18,15 @@ MAX_LINES = 450
 LAYERS: list[tuple[str, ...]] = [
     (  # foundations: no domain knowledge
         "migrate.errors", "migrate.files", "migrate.secrets", "migrate.console",
-        "migrate.yamlsource", "migrate.templating", "migrate.evals.stats",
+        "migrate.yamlsource", "migrate.templating", "migrate.evals.stats", "migrate.evals.power",
         "migrate.evals.progress", "migrate.history.git", "migrate.lifecycle.names",
     ),
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",
-        "migrate.llm", "migrate.evals.rundir", "migrate.evals.suite", "migrate.evals.prompt",
+        "migrate.llm", "migrate.evals.rundir", "migrate.evals.case", "migrate.evals.prompt",
         "migrate.runbooks.merge",
     ),
-    ("migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record"),
+    ("migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record", "migrate.evals.promptfoo", "migrate.evals.suite"),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",

@@ -15,9 +15,9 @@ from typing import Any
 import jinja2
 
 from migrate.errors import UsageError
+from migrate.evals.case import Case, CheckSpec
 from migrate.evals.prompt import environment
-from migrate.evals.promptfoo.assertions import CallFacts
-from migrate.evals.suite import Case, CheckSpec
+from migrate.evals.promptfoo.grades import CallFacts
 
 # A refusal is the model declining the task, in the first person, at the opening of its reply.
 # The rule: after straightening curly apostrophes and removing quoted passages ("...",
@@ -261,13 +261,13 @@ def _score_promptfoo(
     result: Score,
 ) -> None:
     from migrate.evals.promptfoo.assertions import (
-        Grade,
         TransformError,
         case_grade,
         grade,
         needs_judge,
     )
     from migrate.evals.promptfoo.assertions import render_value as pf_render
+    from migrate.evals.promptfoo.grades import Grade
 
     output: Any = text
     transform = specs[0][1].output_transform

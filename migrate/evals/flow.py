@@ -264,6 +264,8 @@ def evaluate_run(run_dir: Path, inputs: RunInputs, workspace_root: Path) -> Resu
         gates=manifest.gates,
         max_error_rate=manifest.max_error_rate,
         previous_baseline=previous_baseline(run_dirs, run_dir, manifest.baseline.model),
+        messages=inputs.messages,
+        params={m: manifest.params_for(m) for m in manifest.models},
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from migrate.errors import InputError, Problem, UsageError
 from migrate.evals.checks import render_value
 from migrate.evals.prompt import PromptTemplate
+from migrate.evals.promptfoo.seams import graders_needed, prompt_messages
 from migrate.evals.record import (
     Manifest,
     PromptRef,
@@ -152,18 +153,32 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
         variables = case.vars
         if "expected" not in variables:
             variables = {**variables, "expected": case.expected}
+        graded = graders_needed(case)
+        if graded:  # scoring them needs grader calls a run does not make yet: refuse, not misread
+            kinds = sorted({spec.type.removeprefix("promptfoo:") for _, spec in graded})
+            message = (
+                f"case '{case.id}': {', '.join(kinds)} needs a grader model, which `migrate "
+                "run` does not call yet; grade with an llm_judge check in the registry instead"
+            )
+            problems.append(Problem(suite_display, case.line, "assert", message))
+            continue
         try:
             for spec in checks:  # a typo in a check value must fail now, not after the calls
-                render_value(spec.value, case)
+                if not spec.type.startswith("promptfoo:"):  # promptfoo renders unknowns empty
+                    render_value(spec.value, case)
             rendered = [p.render(variables, case.id, case.line, suite_display) for p in prompts]
+            # promptfoo's test prefix and suffix go around the rendered prompt
+            messages[case.id] = prompt_messages(rendered[0], case)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
         except UsageError as exc:
             problems.append(Problem(suite_display, case.line, "checks", exc.message))
             continue
+        except ValueError as exc:
+            problems.append(Problem(suite_display, case.line, "options", str(exc)))
+            continue
         checks_for[case.id] = checks
-        messages[case.id] = rendered[0]
     if problems:
         raise InputError(problems)
     return SuiteInputs(

@@ -20,8 +20,8 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from migrate.errors import ExitCode, UsageError
+from migrate.evals.case import Case, CheckSpec
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
-from migrate.evals.suite import Case, CheckSpec
 from migrate.files import write_atomic
 from migrate.llm import CallRecord, Target
 from migrate.registry.schema import CheckType, Gates

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
+from migrate.evals.case import Case, CheckSpec
 from migrate.evals.metrics import model_metrics
 from migrate.evals.record import (
     Calls,
@@ -22,7 +24,6 @@ from migrate.evals.record import (
     Verdict,
 )
 from migrate.evals.scoring import CaseResult, score_model
-from migrate.evals.suite import Case, CheckSpec
 from migrate.evals.verdict import RANK, Comparison, compare
 from migrate.registry.schema import Gates
 
@@ -90,9 +91,16 @@ def evaluate(
     gates: Gates,
     max_error_rate: float,
     previous_baseline: tuple[str, dict[str, float | None]] | None = None,
+    messages: dict[str, list[dict[str, str]]] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,  # by model: what its calls were sent
 ) -> Results:
     models = [baseline, *candidates]
-    by_model = {m: score_model(m, cases, samples, checks_for, entries, judge_model) for m in models}
+    by_model = {
+        m: score_model(
+            m, cases, samples, checks_for, entries, judge_model, messages, (params or {}).get(m)
+        )
+        for m in models
+    }
     metrics = {m: model_metrics(rows, samples) for m, rows in by_model.items()}
     failing = [m for m in models if metrics[m].error_rate > max_error_rate]
     infrastructure = None

@@ -7,11 +7,13 @@ errored sample is not scored, and a case with no scored sample drops out of the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from migrate.evals.case import Case, CheckSpec
 from migrate.evals.checks import JudgeVerdict, Score, judge_key, score
 from migrate.evals.judge import judge_extra, parse_judge
+from migrate.evals.promptfoo.seams import call_facts
 from migrate.evals.record import Entry, EntryKey
-from migrate.evals.suite import Case, CheckSpec
 
 
 @dataclass
@@ -64,6 +66,8 @@ def score_model(
     checks_for: dict[str, list[CheckSpec]],
     entries: dict[EntryKey, Entry],
     judge_model: str | None,
+    messages: dict[str, list[dict[str, str]]] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> list[CaseResult]:
     results = []
     for case in cases:
@@ -97,6 +101,16 @@ def score_model(
             if judge_error:
                 rows.append(Sample(index, entry, None, judge_error))
                 continue
-            rows.append(Sample(index, entry, score(entry.record.text or "", case, checks, judges)))
+            facts = call_facts(
+                (messages or {}).get(case.id, []),
+                entry.record.latency,
+                entry.record.cost,
+                params,
+            )
+            scored = score(entry.record.text or "", case, checks, judges, facts)
+            if scored.error is not None:  # the checks could not run: not the model's failure
+                rows.append(Sample(index, entry, None, "CheckError"))
+                continue
+            rows.append(Sample(index, entry, scored))
         results.append(CaseResult(case, rows))
     return results

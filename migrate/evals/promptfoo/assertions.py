@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from migrate.evals.promptfoo import jsengine
+from migrate.evals.promptfoo.grades import CallFacts, Grade, binary, flip, script_result
 from migrate.evals.promptfoo.jsvalues import (
     coerce_string,
     deep_equal,
@@ -27,7 +27,7 @@ from migrate.evals.promptfoo.jsvalues import (
 from migrate.evals.promptfoo.textmetrics import json_objects, levenshtein, rouge_n
 
 if TYPE_CHECKING:
-    from migrate.evals.suite import Case, CheckSpec
+    from migrate.evals.case import Case, CheckSpec
 
 PREFIX = "promptfoo:"
 # Types whose verdict comes from a judge model's reply (through `grading_messages`).
@@ -67,26 +67,6 @@ DETERMINISTIC = {
 SUPPORTED = DETERMINISTIC | GRADED | FROM_CALL | EMBEDDED
 
 
-@dataclass(frozen=True)
-class Grade:
-    passed: bool
-    score: float
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class CallFacts:
-    """What the run knows about the call that produced the output."""
-
-    prompt: str = ""
-    latency_ms: float | None = None
-    cost: float | None = None
-    # what the request declared (the model's params): promptfoo reads these from the
-    # provider's config for is-valid-openai-tools-call / -function-call
-    tools: list[Any] | None = None
-    functions: list[Any] | None = None
-
-
 def base_type(spec: CheckSpec) -> str:
     return spec.type.removeprefix(PREFIX)
 
@@ -98,15 +78,6 @@ def is_promptfoo(spec: CheckSpec) -> bool:
 def needs_judge(spec: CheckSpec) -> bool:
     """True for assertions graded by a model (the judge, or embeddings for `similar`)."""
     return is_promptfoo(spec) and base_type(spec) in GRADED | EMBEDDED
-
-
-def _flip(passed: bool, spec: CheckSpec) -> bool:
-    return passed != spec.negate
-
-
-def _binary(passed: bool, spec: CheckSpec, reason: str) -> Grade:
-    result = _flip(passed, spec)
-    return Grade(result, 1.0 if result else 0.0, "Assertion passed" if result else reason)
 
 
 def render_value(spec: CheckSpec, variables: dict[str, Any]) -> Any:
@@ -185,7 +156,7 @@ def _grade(
         return _equals(spec, value, text)
     if kind in {"contains", "icontains"}:
         fold = str.lower if kind == "icontains" else str
-        return _binary(
+        return binary(
             fold(js_string(value)) in fold(text), spec, f"Expected output to contain {value!r}"
         )
     if kind in {"contains-any", "icontains-any", "contains-all", "icontains-all"}:
@@ -193,9 +164,9 @@ def _grade(
         items = value if isinstance(value, list) else []
         found = [fold(js_string(v)) in fold(text) for v in items]
         hit = any(found) if kind.endswith("any") else all(found)
-        return _binary(hit, spec, f"Expected output to contain {kind[-3:]} of {items!r}")
+        return binary(hit, spec, f"Expected output to contain {kind[-3:]} of {items!r}")
     if kind == "starts-with":
-        return _binary(
+        return binary(
             text.startswith(js_string(value)), spec, f"Expected output to start with {value!r}"
         )
     if kind == "regex":
@@ -203,7 +174,7 @@ def _grade(
             matched = jsengine.regex_test(js_string(value), text)
         except jsengine.JsError as exc:
             return Grade(False, 0.0, str(exc))
-        return _binary(matched, spec, f"Expected output to match regex {value!r}")
+        return binary(matched, spec, f"Expected output to match regex {value!r}")
     if kind == "is-json":
         return _is_json(spec, value, text)
     if kind == "contains-json":
@@ -217,19 +188,17 @@ def _grade(
     if kind == "levenshtein":
         distance = levenshtein(text, js_string(value))
         threshold = 5.0 if spec.threshold is None else spec.threshold
-        return _binary(
-            distance <= threshold, spec, f"Levenshtein distance {distance} > {threshold}"
-        )
+        return binary(distance <= threshold, spec, f"Levenshtein distance {distance} > {threshold}")
     if kind == "rouge-n":
         score = rouge_n(text, js_string(value))
         threshold = 0.75 if spec.threshold is None else spec.threshold
-        passed = _flip(score >= threshold, spec)
+        passed = flip(score >= threshold, spec)
         return Grade(passed, 1 - score if spec.negate else score, f"ROUGE-N score {score:.2f}")
     if kind in {"latency", "cost"}:
         measured = facts.latency_ms if kind == "latency" else facts.cost
         if measured is None or spec.threshold is None:
             return Grade(False, 0.0, f"no {kind} recorded for this call")
-        return _binary(measured <= spec.threshold, spec, f"{kind} {measured} > {spec.threshold}")
+        return binary(measured <= spec.threshold, spec, f"{kind} {measured} > {spec.threshold}")
     if kind in {"is-valid-openai-tools-call", "is-valid-openai-function-call"}:
         from migrate.evals.promptfoo.toolcalls import tools_call_grade
 
@@ -245,8 +214,8 @@ def _equals(spec: CheckSpec, value: Any, text: str) -> Grade:
             same = deep_equal(value, json_parse(text))
         except ValueError:
             return Grade(spec.negate, 1.0 if spec.negate else 0.0, "Output is not JSON")
-        return _binary(same, spec, f"Expected output to equal {json_stringify(value)}")
-    return _binary(js_string(value) == text, spec, f"Expected output to equal {value!r}")
+        return binary(same, spec, f"Expected output to equal {json_stringify(value)}")
+    return binary(js_string(value) == text, spec, f"Expected output to equal {value!r}")
 
 
 def _schema_validator(schema: Any) -> Any:
@@ -266,12 +235,12 @@ def _is_json(spec: CheckSpec, value: Any, text: str) -> Grade:
     try:
         parsed = json_parse(text)
     except ValueError:
-        return _binary(False, spec, "Expected output to be valid JSON")
+        return binary(False, spec, "Expected output to be valid JSON")
     if value:
         valid = _schema_validator(value).is_valid(parsed)
-        passed = _flip(valid, spec)
+        passed = flip(valid, spec)
         return Grade(passed, 1.0 if passed else 0.0, "" if passed else "JSON does not conform")
-    return _binary(True, spec, "")
+    return binary(True, spec, "")
 
 
 def _contains_json(spec: CheckSpec, value: Any, text: str) -> Grade:
@@ -281,7 +250,7 @@ def _contains_json(spec: CheckSpec, value: Any, text: str) -> Grade:
         validator = _schema_validator(value)
         for candidate in objects:
             valid = validator.is_valid(candidate)
-            passed = _flip(valid, spec)
+            passed = flip(valid, spec)
             if valid:
                 break
     return Grade(
@@ -308,23 +277,6 @@ def _javascript(spec: CheckSpec, value: Any, output: Any, case: Case, facts: Cal
     except jsengine.JsError as exc:
         return Grade(False, 0.0, f"Custom function threw error: {exc}")
     return script_result(spec, result.kind, result.value, "Custom function")
-
-
-def script_result(spec: CheckSpec, kind: str, value: Any, label: str) -> Grade:
-    """A script's boolean, number or {pass, score, reason} as a grade (threshold, not-)."""
-    if kind == "boolean":
-        return _binary(bool(value), spec, f"{label} returned {str(bool(value)).lower()}")
-    if kind == "number" and isinstance(value, int | float) and not math.isnan(value):
-        raw = value > 0 if spec.threshold is None else value >= spec.threshold
-        passed = _flip(raw, spec)
-        return Grade(
-            passed, float(value), "Assertion passed" if passed else f"{label} returned {raw}"
-        )
-    if kind == "object" and isinstance(value, dict) and "pass" in value and "score" in value:
-        passed = _flip(bool(value["pass"]), spec)
-        score = value["score"] if isinstance(value["score"], int | float) else 0.0
-        return Grade(passed, float(score), str(value.get("reason", "")))
-    return Grade(False, 0.0, f"{label} must return a boolean, number, or GradingResult object")
 
 
 def case_grade(grades: Sequence[Grade], weights: Sequence[float], threshold: float | None) -> Grade:

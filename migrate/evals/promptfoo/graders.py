@@ -54,7 +54,7 @@ from migrate.evals.promptfoo.jsvalues import coerce_string, js_string
 from migrate.evals.promptfoo.textmetrics import json_objects
 
 if TYPE_CHECKING:
-    from migrate.evals.suite import Case, CheckSpec
+    from migrate.evals.case import Case, CheckSpec
 
 Messages = list[dict[str, str]]
 

@@ -33,7 +33,7 @@ from migrate.evals.promptfoo.yaml12 import parse_yaml12
 from migrate.yamlsource import KeyPath
 
 if TYPE_CHECKING:
-    from migrate.evals.suite import Case
+    from migrate.evals.case import Case
 
 # Top-level keys: those that decide the cases, and those the registry replaces or that
 # never change a verdict (where results are written, sharing, labels).
@@ -247,7 +247,7 @@ class _Reader:
     def cases_of(
         self, raw: RawTest, index: int, default: dict[str, Any], used: set[str]
     ) -> list[Case]:
-        from migrate.evals.suite import Case
+        from migrate.evals.case import Case
 
         test, origin, where = raw.data, raw.origin, raw.path
         check_keys(test, TEST_KEYS, origin, where)
@@ -271,7 +271,7 @@ class _Reader:
         variables = transform_vars(variables, options, origin, where)
         description = test.get("description") or raw.default_description
         if test.get("id") is not None:
-            from migrate.evals.suite import CASE_ID, CASE_ID_RULE
+            from migrate.evals.case import CASE_ID, CASE_ID_RULE
 
             explicit = test["id"]
             if isinstance(explicit, bool) or not isinstance(explicit, str | int):

@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migrate.evals.promptfoo.assertions import Grade, script_result
+from migrate.evals.promptfoo.grades import Grade, script_result
 
 if TYPE_CHECKING:
-    from migrate.evals.suite import Case, CheckSpec
+    from migrate.evals.case import Case, CheckSpec
 
 TIME_LIMIT_SECONDS = 30.0
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from migrate.evals.promptfoo.assertions import CallFacts, base_type, needs_judge
+from migrate.evals.promptfoo.assertions import base_type, needs_judge
+from migrate.evals.promptfoo.grades import CallFacts
 from migrate.evals.promptfoo.specs import grader_model as _litellm_model
 
 if TYPE_CHECKING:
-    from migrate.evals.suite import Case, CheckSpec
+    from migrate.evals.case import Case, CheckSpec
 
 Messages = list[dict[str, str]]
 

@@ -18,7 +18,7 @@ from migrate.evals.promptfoo.yaml12 import parse_yaml12
 from migrate.yamlsource import KeyPath, read_text_limited
 
 if TYPE_CHECKING:
-    from migrate.evals.suite import CheckSpec
+    from migrate.evals.case import CheckSpec
 
 ASSERT_KEYS = {"type", "value", "threshold", "weight", "metric", "transform", "config", "provider"}
 _NODE_ONLY = re.compile(r"\brequire\s*\(|\bimport\s*\(|\bprocess\s*\.")
@@ -55,7 +55,7 @@ def spec_of(
     root_folder: Path,
 ) -> CheckSpec:
     """One promptfoo assertion as a check, with the test's options it depends on."""
-    from migrate.evals.suite import CheckSpec
+    from migrate.evals.case import CheckSpec
 
     kind = str(item["type"])
     negate = kind.startswith("not-")

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from migrate.evals.promptfoo.assertions import CallFacts, Grade
+from migrate.evals.promptfoo.grades import CallFacts, Grade
 from migrate.evals.promptfoo.jsvalues import json_parse, json_stringify
 
 if TYPE_CHECKING:
-    from migrate.evals.suite import CheckSpec
+    from migrate.evals.case import CheckSpec
 
 
 def _calls(output: Any) -> Any:
