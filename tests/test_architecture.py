@@ -26,7 +26,10 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.llm", "migrate.evals.rundir", "migrate.evals.case", "migrate.evals.prompt",
         "migrate.runbooks.merge",
     ),
-    ("migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record", "migrate.evals.promptfoo", "migrate.evals.suite"),
+    (  # reading suites and scoring one output; the run record
+        "migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record",
+        "migrate.evals.promptfoo", "migrate.evals.suite",
+    ),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",

@@ -107,6 +107,5 @@ def test_render_junit_counts_and_validates_every_outcome() -> None:
     assert [root.get(k) for k in ("tests", "failures", "errors")] == ["4", "1", "1"]
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError, reason="the journal writes strict UTF-8")
 def test_a_run_whose_model_answers_with_a_lone_surrogate_is_journaled(tmp_path: Path) -> None:
     make_run(tmp_path, {BASE: {"a": "ok"}, CAND: {"a": "broken \ud800 text"}})

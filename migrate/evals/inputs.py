@@ -24,6 +24,7 @@ from migrate.evals.record import (
     SuiteRef,
     case_from_record,
     check_from_json,
+    check_identity,
     check_json,
     read_cases,
     read_manifest,
@@ -85,7 +86,7 @@ class RunInputs:
                     c.id,
                     self.messages[c.id],
                     c.expected,
-                    [check_json(s) for s in self.checks_for[c.id]],
+                    [check_identity(check_json(s)) for s in self.checks_for[c.id]],
                 ]
                 for c in self.cases
             ],

@@ -132,6 +132,7 @@ class Manifest(_Record):
         # identity (and is still served from the cache).
         if not data["model_params"]:
             del data["model_params"]
+        data["checks"] = [check_identity(c) for c in data["checks"]]
         for target in [data["baseline"], *data["candidates"], data["judge"]]:
             if target and not target["drop_params"]:
                 del target["drop_params"]
@@ -152,6 +153,20 @@ class StoredCase(_Record):
 
 def check_json(spec: CheckSpec) -> dict[str, Any]:
     return dataclasses.asdict(spec)
+
+
+_V1_CHECK_FIELDS = {"type", "value", "schema", "rubric", "negate"}
+_CHECK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(CheckSpec)}
+
+
+def check_identity(check: dict[str, Any]) -> dict[str, Any]:
+    """A stored check as it counts for a run's identity: a field added after version 1
+    counts only when set, so a version 1 run keeps its identity."""
+    return {
+        k: v
+        for k, v in check.items()
+        if k in _V1_CHECK_FIELDS or v != _CHECK_DEFAULTS.get(k, dataclasses.MISSING)
+    }
 
 
 def check_from_json(data: Any) -> CheckSpec:
@@ -204,8 +219,12 @@ class Entry(BaseModel):
         return (self.kind, self.model, self.case, self.sample, self.extra)
 
     def to_line(self) -> bytes:
-        line = json.dumps(self.model_dump(), ensure_ascii=False, separators=(",", ":"))
-        return (line + "\n").encode()
+        data = self.model_dump()
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            return line.encode()
+        except UnicodeEncodeError:  # a lone surrogate: JSON's \u escape keeps it exactly
+            return (json.dumps(data, separators=(",", ":")) + "\n").encode()
 
 
 def entry_from_json(data: Any, where: str) -> Entry:
