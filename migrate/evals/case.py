@@ -3,12 +3,13 @@ reader produces and every scorer reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrate.registry.schema import Check
+from migrate.registry.schema import Check, CheckType
 
 CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}")  # used with fullmatch
 CASE_ID_RULE = "letters, digits and . _ : / - (up to 200 characters)"
@@ -67,3 +68,38 @@ class Case:
     prefix: str = ""
     suffix: str = ""
     source: str | None = None
+
+
+# --- a check as the run record stores it ---------------------------------------------------
+
+
+def check_json(spec: CheckSpec) -> dict[str, Any]:
+    return dataclasses.asdict(spec)
+
+
+_V1_CHECK_FIELDS = {"type", "value", "schema", "rubric", "negate"}
+_CHECK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(CheckSpec)}
+
+
+def check_identity(check: dict[str, Any]) -> dict[str, Any]:
+    """A stored check as it counts for a run's identity: a field added after version 1
+    counts only when set, so a version 1 run keeps its identity."""
+    return {
+        k: v
+        for k, v in check.items()
+        if k in _V1_CHECK_FIELDS or v != _CHECK_DEFAULTS.get(k, dataclasses.MISSING)
+    }
+
+
+def check_from_json(data: Any) -> CheckSpec:
+    """A stored check; ValueError for one this version cannot apply (edited by hand)."""
+    if not isinstance(data, dict):
+        raise ValueError("a check that is not an object")
+    known = {f.name for f in dataclasses.fields(CheckSpec)}
+    try:
+        spec = CheckSpec(**{k: v for k, v in data.items() if k in known})
+    except TypeError as exc:  # a required field is missing
+        raise ValueError(f"a check without its fields ({exc})") from None
+    if spec.type not in CheckType.__args__ or not isinstance(spec.schema, dict | None):  # type: ignore[attr-defined]
+        raise ValueError(f"unknown check {spec.type!r}")
+    return dataclasses.replace(spec, negate=bool(spec.negate))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrate.errors import InputError, Problem, UsageError
+from migrate.evals.case import Case, CheckSpec, check_from_json, check_identity, check_json
 from migrate.evals.checks import render_value
 from migrate.evals.prompt import PromptTemplate
 from migrate.evals.promptfoo.seams import graders_needed, prompt_messages
@@ -23,15 +24,12 @@ from migrate.evals.record import (
     StoredCase,
     SuiteRef,
     case_from_record,
-    check_from_json,
-    check_identity,
-    check_json,
     read_cases,
     read_manifest,
     write_cases,
     write_manifest,
 )
-from migrate.evals.suite import Case, CheckSpec, load_suite
+from migrate.evals.suite import load_suite
 from migrate.files import relative_to
 from migrate.llm import Target
 from migrate.registry.load import Registry

@@ -11,7 +11,6 @@ Every file carries `version`; version 1 is the format of the first release and s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -20,11 +19,11 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from migrate.errors import ExitCode, UsageError
-from migrate.evals.case import Case, CheckSpec
+from migrate.evals.case import Case, check_from_json, check_identity
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
 from migrate.files import write_atomic
 from migrate.llm import CallRecord, Target
-from migrate.registry.schema import CheckType, Gates
+from migrate.registry.schema import Gates
 
 FORMAT_VERSION = 1
 
@@ -149,38 +148,6 @@ class StoredCase(_Record):
     line: int | None = None
     checks: StoredChecks = Field(default_factory=list)  # the case's own checks
     messages: list[Message]
-
-
-def check_json(spec: CheckSpec) -> dict[str, Any]:
-    return dataclasses.asdict(spec)
-
-
-_V1_CHECK_FIELDS = {"type", "value", "schema", "rubric", "negate"}
-_CHECK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(CheckSpec)}
-
-
-def check_identity(check: dict[str, Any]) -> dict[str, Any]:
-    """A stored check as it counts for a run's identity: a field added after version 1
-    counts only when set, so a version 1 run keeps its identity."""
-    return {
-        k: v
-        for k, v in check.items()
-        if k in _V1_CHECK_FIELDS or v != _CHECK_DEFAULTS.get(k, dataclasses.MISSING)
-    }
-
-
-def check_from_json(data: Any) -> CheckSpec:
-    """A stored check; ValueError for one this version cannot apply (edited by hand)."""
-    if not isinstance(data, dict):
-        raise ValueError("a check that is not an object")
-    known = {f.name for f in dataclasses.fields(CheckSpec)}
-    try:
-        spec = CheckSpec(**{k: v for k, v in data.items() if k in known})
-    except TypeError as exc:  # a required field is missing
-        raise ValueError(f"a check without its fields ({exc})") from None
-    if spec.type not in CheckType.__args__ or not isinstance(spec.schema, dict | None):  # type: ignore[attr-defined]
-        raise ValueError(f"unknown check {spec.type!r}")
-    return dataclasses.replace(spec, negate=bool(spec.negate))
 
 
 def case_from_record(stored: StoredCase) -> Case:
