@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",
         "migrate.llm", "migrate.evals.rundir", "migrate.evals.suite", "migrate.evals.prompt",
+        "migrate.evals.chat",
         "migrate.runbooks.merge",
     ),
     ("migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record"),
@@ -31,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
-        "migrate.evals.preflight",
+        "migrate.evals.preflight", "migrate.cases",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together
@@ -39,7 +40,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.calendar", "migrate.scaffolding", "migrate.schedule.status",
     ),
     ("migrate.commands",),
-    ("migrate.cli", "migrate.__main__"),
+    ("migrate.cli", "migrate.cli_common", "migrate.cli_cases", "migrate.__main__"),
 ]  # fmt: skip
 
 

@@ -152,10 +152,18 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
         variables = case.vars
         if "expected" not in variables:
             variables = {**variables, "expected": case.expected}
+        if case.messages is None and not prompts:
+            message = f"case '{case.id}' has no messages and the dependency has no prompt"
+            problems.append(Problem(suite_display, case.line, "messages", message))
+            continue
         try:
             for spec in checks:  # a typo in a check value must fail now, not after the calls
                 render_value(spec.value, case)
-            rendered = [p.render(variables, case.id, case.line, suite_display) for p in prompts]
+            rendered = (
+                [[dict(m) for m in case.messages]]  # a logged request: sent as it was
+                if case.messages is not None
+                else [p.render(variables, case.id, case.line, suite_display) for p in prompts]
+            )
         except InputError as exc:
             problems.extend(exc.problems)
             continue
@@ -172,7 +180,7 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
         checks_for=checks_for,
         suite_sha256=suite.sha256,
         cases_in_file=len(suite.cases),
-        prompt_sha256=hashlib.sha256(prompts[0].source.encode()).hexdigest(),
+        prompt_sha256=hashlib.sha256((prompts[0].source if prompts else "").encode()).hexdigest(),
         base_checks=base_checks,
     )
 
@@ -189,8 +197,6 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
             f"{where}: dependency '{options.dependency}' has no eval suite "
             "('eval: {cases: ...}'); there is nothing to run"
         )
-    if not dependency.prompt_files:
-        raise UsageError(f"{where}: dependency '{options.dependency}' has no prompt")
     candidates = options.candidates if options.candidates is not None else dependency.candidates
     for name in [dependency.model, *candidates]:
         if name not in registry.models:
