@@ -221,7 +221,7 @@ def _csv_rows(text: str, display: str) -> list[tuple[int, dict[str, Any]]]:
         if name in seen:
             raise InputError([Problem(display, 1, name, "a second column of this name")])
         seen.add(name)
-    rows = []
+    rows: list[tuple[int, dict[str, Any]]] = []
     while True:
         start = reader.line_num + 1
         try:
