@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.evals.chat",
         "migrate.runbooks.merge",
     ),
-    ("migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record"),
+    ("migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record",
+     "migrate.evals.record_pairs"),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",

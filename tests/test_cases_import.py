@@ -149,6 +149,7 @@ def test_near_duplicates_are_dropped_also_against_the_suite(cli, tmp_path: Path)
         "Where is my parcel?",
         "Where is my parcel ?!",  # punctuation only: near the line before
         "Where is my parcel? It was due yesterday.",  # a different request
+        long.replace("three pallets", "3 pallets"),  # a number: another request
     ]
     write(
         root / "new.jsonl",
@@ -158,7 +159,7 @@ def test_near_duplicates_are_dropped_also_against_the_suite(cli, tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert "2 duplicates dropped (0 exact, 1 near, 1 already in the suite)" in result.stdout
     contents = [c["messages"][-1]["content"] for c in suite_lines(root)]
-    assert contents == [long, rows[1], rows[3]]
+    assert contents == [long, rows[1], rows[3], rows[4]]
 
 
 def test_sample_draws_the_same_cases_for_the_same_seed(cli, tmp_path: Path) -> None:
@@ -338,7 +339,7 @@ def test_duplicate_finder_agrees_with_a_brute_force_jaccard() -> None:
     for index, text in enumerate(texts):
         messages = [{"role": "user", "content": text}]
         found = finder.find(exact_key(messages), near_text(messages, None))
-        similar = [
+        similar = [  # (no digits in these texts: only the similarity decides)
             k for k in kept if len(grams(k) & grams(text)) / len(grams(k) | grams(text))
             >= NEAR_THRESHOLD
         ]  # fmt: skip
@@ -350,3 +351,22 @@ def test_duplicate_finder_agrees_with_a_brute_force_jaccard() -> None:
             near += found[0] == "near"
     assert near >= 5  # the test saw near duplicates, not only exact ones
     assert len(kept) > 60  # ... and kept texts that differ more
+
+
+def test_requests_that_differ_in_a_number_are_not_near_duplicates() -> None:
+    text = (
+        "Good morning, the delivery for order {} arrived with a broken lid and the courier "
+        "left it at the neighbour's door although we asked for a signature; please advise."
+    )
+    first, second = text.format("5001"), text.format("5002")
+    a, b = (
+        near_text([{"role": "user", "content": first}], None),
+        near_text([{"role": "user", "content": second}], None),
+    )
+    grams_a = {a[i : i + 5] for i in range(len(a) - 4)}
+    grams_b = {b[i : i + 5] for i in range(len(b) - 4)}
+    assert len(grams_a & grams_b) / len(grams_a | grams_b) >= NEAR_THRESHOLD  # alike as text
+    finder = DuplicateFinder()
+    finder.add("c1", exact_key([{"role": "user", "content": first}]), a)
+    assert finder.find(exact_key([{"role": "user", "content": second}]), b) is None
+    assert finder.find("other", a.replace("advise", "advice")) == ("near", "c1")

@@ -3,7 +3,9 @@
 - Exact: the same messages after whitespace runs are collapsed.
 - Near: the Jaccard similarity of the two requests' sets of character 5-grams is at least
   NEAR_THRESHOLD (0.9), after lowercasing and reducing punctuation and whitespace to single
-  spaces. For a chat request the text compared is its non-system messages (a shared system
+  spaces, and both hold the same numbers in the same order: numbers are what tell "where is
+  order 5001?" from "where is order 5002?", two requests that differ in one character of
+  many. For a chat request the text compared is its non-system messages (a shared system
   prompt would make every pair look alike); for a case with variables, their values.
   Candidate pairs are found with MinHash locality-sensitive hashing (one-permutation
   hashing with densification, 128 bins in 16 bands of 8, which finds a pair at 0.9
@@ -28,6 +30,7 @@ _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing spreads crc32's bits over 64
 _MASK = (1 << 64) - 1
 _EMPTY = 1 << 64
 _PUNCTUATION = re.compile(r"[\W_]+", re.UNICODE)
+_NUMBERS = re.compile(r"\d+")
 
 
 def exact_key(messages: list[dict[str, str]]) -> str:
@@ -91,14 +94,18 @@ class DuplicateFinder:
         """("exact" | "near", the id of the earlier request), or None when it is new."""
         if key in self._exact:
             return "exact", self._exact[key]
-        mine = shingles(text)
+        mine, numbers = shingles(text), _NUMBERS.findall(text)
         seen: set[str] = set()
         for band in self._band_keys(mine):
             for other in self._bands.get(band, []):
                 if other in seen:
                     continue
                 seen.add(other)
-                if jaccard(mine, shingles(self._texts[other])) >= NEAR_THRESHOLD:
+                theirs = self._texts[other]
+                if (
+                    _NUMBERS.findall(theirs) == numbers
+                    and jaccard(mine, shingles(theirs)) >= NEAR_THRESHOLD
+                ):
                     return "near", other
         return None
 

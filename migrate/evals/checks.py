@@ -219,6 +219,8 @@ def score(
     judges = judges or {}
     result = Score(passed=True, refusal=is_refusal(text), json_valid=parse_json(text)[0])
     for index, spec in enumerate(checks):
+        if spec.type == "pairwise":  # compares two models' answers: see pairwise.py
+            continue
         verdict = judges.get(judge_key(index)) if spec.type == "llm_judge" else None
         if spec.type == "llm_judge":
             if verdict is None:

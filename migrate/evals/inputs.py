@@ -38,6 +38,7 @@ from migrate.schedule.quarters import Quarter, migration_window, next_window
 from migrate.secrets import redact, register_secret_env
 
 _USES_EXPECTED = re.compile(r"\{\{-?\s*expected\b")
+JUDGED_CHECKS = {"llm_judge", "pairwise"}  # checks the judge model grades
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,10 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
     messages: dict[str, list[dict[str, str]]] = {}
     for case in cases:
         checks = [*base_checks, *case.checks]
+        if sum(c.type == "pairwise" for c in checks) > 1:
+            message = f"case '{case.id}' has more than one pairwise check; one compares the answers"
+            problems.append(Problem(suite_display, case.line, "checks", message))
+            continue
         if not checks:
             message = (
                 f"case '{case.id}' has no checks: add eval.checks to the registry "
@@ -208,11 +213,12 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
             raise UsageError(f"'{name}' is the current model, not a candidate")
     inputs = suite_inputs(registry, dependency, options.limit)
     judge = None
-    if any(s.type == "llm_judge" for specs in inputs.checks_for.values() for s in specs):
+    judged = {s.type for specs in inputs.checks_for.values() for s in specs} & JUDGED_CHECKS
+    if judged:
         if registry.settings.judge_model is None:
             raise UsageError(
-                f"{registry.display_path()}: the suite uses llm_judge checks but "
-                "settings.judge_model is not set"
+                f"{registry.display_path()}: the suite uses {' and '.join(sorted(judged))} "
+                "checks but settings.judge_model is not set"
             )
         judge = target_of(registry, registry.settings.judge_model)
     targets = [target_of(registry, m) for m in [dependency.model, *candidates]]

@@ -6,9 +6,10 @@ out; `summarize` turns them into the run's summary record.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from migrate.evals.metrics import model_metrics
+from migrate.evals.pairwise import Preference, preference
 from migrate.evals.record import (
     Calls,
     Drift,
@@ -38,6 +39,7 @@ class Results:
     verdict: Verdict
     infrastructure_failure: str | None
     drift: Drift
+    preferences: dict[str, Preference | None] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -103,9 +105,32 @@ def evaluate(
             + error_breakdown(metrics[m])
             for m in failing
         )
+    preferences = {
+        m: preference(baseline, m, cases, samples, checks_for, entries, judge_model)
+        for m in candidates
+    }
+    per_output = any(s.type != "pairwise" for specs in checks_for.values() for s in specs)
+    unjudged = [
+        f"{m}: {p.judge_errors} of {p.judge_errors + p.pairs} side-by-side pairs have no "
+        f"readable verdict from {judge_model} "
+        f"({p.judge_errors / (p.judge_errors + p.pairs) * 100:.0f}% > "
+        f"{max_error_rate * 100:.0f}% allowed)"
+        for m, p in preferences.items()
+        if p is not None and p.judge_errors > max_error_rate * (p.judge_errors + p.pairs)
+    ]
+    if unjudged:
+        infrastructure = "; ".join([*([infrastructure] if infrastructure else []), *unjudged])
     comparisons = {
         m: compare(
-            by_model[baseline], by_model[m], m, metrics[baseline], metrics[m], gates, samples
+            by_model[baseline],
+            by_model[m],
+            m,
+            metrics[baseline],
+            metrics[m],
+            gates,
+            samples,
+            preference=preferences[m],
+            pass_rate_measured=per_output,
         )
         for m in candidates
     }
@@ -134,6 +159,7 @@ def evaluate(
         verdict=verdict,
         infrastructure_failure=infrastructure,
         drift=drift(previous_run, previous_outcomes, by_model[baseline]),
+        preferences=preferences,
     )
 
 

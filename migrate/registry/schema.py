@@ -31,6 +31,7 @@ CheckType = Literal[
     "max_chars",
     "not_refusal",
     "llm_judge",
+    "pairwise",  # the judge compares the candidate's answer with the baseline's, both orders
 ]
 
 
