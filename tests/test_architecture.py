@@ -33,7 +33,8 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
-        "migrate.evals.preflight", "migrate.evals.pairwise", "migrate.cases",
+        "migrate.evals.preflight", "migrate.evals.pairwise", "migrate.evals.similarity",
+        "migrate.cases",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together

@@ -153,6 +153,11 @@ def test_imported_traffic_judged_side_by_side_lists_exactly_the_wrong_cases(
     assert report.count("Judge, baseline shown first: prefers **baseline**") == 6
     assert "## Side by side: openai/cand against openai/good" in report
     assert sorted(re.findall(r"^### `([^`]+)`$", report, flags=re.MULTILINE)) == sorted(wrong_ids)
+    # how different it feels: the wrong answers are the least similar to the baseline's
+    similarity = comparison["similarity"]
+    assert similarity["cases"] == 30 and similarity["histogram"][9] == 24
+    assert {d["case"] for d in similarity["least_similar"]} < wrong_ids
+    assert "### How different openai/cand feels" in report
     # every answer judged twice, once in each order; the requests went out as imported
     assert server.calls == {"good": 30, "cand": 30, "judge": 60}
     system = "You are the support assistant of Example Corp."
@@ -214,6 +219,8 @@ def test_an_identical_candidate_has_no_losses_and_passes(
     # 120 ties bound a net loss at z^2/(n + z^2) = 3.84/123.84 = 3.1 pts, inside 5 pts
     assert comparison["pairwise"]["low"] == pytest.approx(-0.031, abs=0.001)
     assert "Judged side by side over 120 cases" in comparison["explanation"]
+    assert comparison["similarity"]["histogram"] == [0] * 9 + [120]
+    assert comparison["similarity"]["least_similar"] == []
 
 
 def test_a_judge_that_prefers_the_first_answer_is_shown_as_position_bias(

@@ -22,7 +22,9 @@ from migrate.evals.record import (
     Summary,
     Verdict,
 )
+from migrate.evals.record_pairs import SimilaritySummary
 from migrate.evals.scoring import CaseResult, score_model
+from migrate.evals.similarity import similarity
 from migrate.evals.suite import Case, CheckSpec
 from migrate.evals.verdict import RANK, Comparison, compare
 from migrate.registry.schema import Gates
@@ -40,6 +42,7 @@ class Results:
     infrastructure_failure: str | None
     drift: Drift
     preferences: dict[str, Preference | None] = field(default_factory=dict)
+    similarity: dict[str, SimilaritySummary] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -160,6 +163,9 @@ def evaluate(
         infrastructure_failure=infrastructure,
         drift=drift(previous_run, previous_outcomes, by_model[baseline]),
         preferences=preferences,
+        similarity={
+            m: similarity(baseline, m, by_model[baseline], samples, entries) for m in candidates
+        },
     )
 
 
@@ -197,7 +203,10 @@ def summarize(
         exit_code=results.exit_code,
         infrastructure_failure=results.infrastructure_failure,
         metrics=results.metrics,
-        candidates={m: c.to_record() for m, c in results.comparisons.items()},
+        candidates={
+            m: c.to_record().model_copy(update={"similarity": results.similarity.get(m)})
+            for m, c in results.comparisons.items()
+        },
         drift=results.drift,
         outcomes=results.outcomes(),
         calls=Calls(

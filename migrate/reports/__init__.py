@@ -143,6 +143,7 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
                 "flaky": comparison.flaky,
                 "unscored": comparison.unscored,
                 "pairwise": comparison.preference,
+                "similarity": results.similarity.get(model),
                 "outcome_svg": outcome_chart(results, model),
             }
         )

@@ -101,6 +101,7 @@ def _metrics(passed: int, cases: int) -> dict[str, Any]:
         "cost_per_case": 0.0,
         "cost_known": True,
         "calls_cached": 0,
+        "error_messages": {},
     }
 
 
@@ -134,6 +135,8 @@ def _comparison(verdict: str, regressions: list[str], cases: int) -> dict[str, A
         ],
         "cases_to_settle": None,
         "explanation": f"{verdict}: written by tests/support/stored_run.py",
+        "pairwise": None,  # no pairwise check in this suite
+        "similarity": None,  # written before answers were compared for similarity
     }
 
 
