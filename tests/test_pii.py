@@ -85,6 +85,7 @@ def test_national_numbers_of_a_region_not_asked_for_stay() -> None:
         "Order #48213377 placed on 2026-11-01 for $1,200.50",
         "Version 2.14.1 fixed it at 12:30:45, ratio 3:2",
         "Ticket 123456, invoice INV-2026-0042",
+        "Order 1640 and room 4711",  # valid German short numbers, not phone numbers here
     ],
 )
 def test_ordinary_numbers_stay(text: str) -> None:

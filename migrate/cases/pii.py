@@ -18,14 +18,15 @@ next):
 - CARD: 13 to 19 digits (spaces or dashes between them allowed) that start with 2 to 6 and
   pass the Luhn check (python-stdnum).
 - IP: IPv4 and IPv6 addresses, validated by the standard library.
-- PHONE: numbers that Google's libphonenumber (the `phonenumbers` package) finds valid:
-  any number written with its `+` country code, and national numbers of the regions asked
-  for (default: US, GB, DE, FR, IN).
+- PHONE: numbers of at least 7 digits that Google's libphonenumber (the `phonenumbers`
+  package) finds valid: any number written with its `+` country code, and national numbers
+  of the regions asked for (default: US, GB, DE, FR, IN).
 
 Not detected: names, postal addresses, dates of birth, national id and passport numbers,
 account numbers other than IBANs, card numbers that fail the Luhn check, phone numbers in a
-national format of a region not asked for or written in words, secrets of an unknown shape
-that are not introduced by a keyword, and personal data inside images or attachments.
+national format of a region not asked for, shorter than 7 digits or written in words,
+secrets of an unknown shape that are not introduced by a keyword, and personal data inside
+images or attachments.
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ class Scrubber:
         spans: list[tuple[int, int, str]] = []
         for region in self.phone_regions:
             for match in phonenumbers.PhoneNumberMatcher(text, region):
+                if sum(c.isdigit() for c in match.raw_string) < 7:
+                    continue  # a German short number is valid, and so is every "order 1640"
                 key = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
                 spans.append((match.start, match.end, key))
         return self._apply("PHONE", text, spans)
