@@ -38,7 +38,10 @@ def open_workspace(registry_path: Path, today: dt.date, *, with_git: bool = True
         prompt_paths = [
             registry.root / p for dep in registry.dependencies.values() for p in dep.prompt_files
         ]
-        git = read_git_facts(registry.root, prompt_paths, today)
+        suite_paths = [
+            registry.root / d.eval.cases for d in registry.dependencies.values() if d.eval
+        ]
+        git = read_git_facts(registry.root, prompt_paths + suite_paths, today)
     else:
         git = GitFacts(available=False)
     facts = dependency_facts(registry, runs, git, today)

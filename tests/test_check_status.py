@@ -280,7 +280,7 @@ def test_planning_commands_never_import_litellm(
 STATUS_FIELDS = {
     "dependency", "model", "retires", "days_left", "window_start", "window_end", "urgent",
     "reasons", "last_run", "last_verdict", "signoff", "baseline_age_days", "owners",
-    "owner_activity",
+    "owner_activity", "suite",
 }  # fmt: skip
 
 
@@ -298,6 +298,7 @@ def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -
     assert result.exit_code == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert set(row) == STATUS_FIELDS
+    assert row.pop("suite")["cases"] == 1  # the suite's health: tests/test_suite_health.py
     assert row == {
         "dependency": "summarizer",
         "model": "vendor/old",

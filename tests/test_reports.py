@@ -160,6 +160,7 @@ def test_report_md_keeps_its_structure_after_hostile_output(hostile_run: Path) -
         "Errors, in the provider's words",
         "Regressions on vendor/new (1)",
         "`regressed`",
+        "How different vendor/new feels",
         "Drift of vendor/old",
         "How much this suite can show",
         "Reproducibility",
@@ -168,13 +169,17 @@ def test_report_md_keeps_its_structure_after_hostile_output(hostile_run: Path) -
     # The only code blocks are the inputs, each holding the whole hostile input.
     fences = [t for t in tokens if t.type == "fence"]
     assert [f.content for f in fences] == [f"Input of regressed: {HOSTILE}\n"]
-    # Tables: gates, metrics, reproducibility; the hostile pipes made none.
-    assert sum(t.type == "table_open" for t in tokens) == 3
-    # The side-by-side outputs stay one HTML block, with the model's markup escaped.
+    # Tables: gates, metrics, similarity, reproducibility; the hostile pipes made none.
+    assert sum(t.type == "table_open" for t in tokens) == 4
+    # The side-by-side outputs stay one HTML block each (the regression, and the two least
+    # similar cases: `regressed` and `improved`), with the model's markup escaped.
     blocks = [t.content for t in tokens if t.type == "html_block" and "<table>" in t.content]
-    assert len(blocks) == 1
-    assert "<script>" not in blocks[0] and "&lt;script&gt;alert(1)&lt;/script&gt;" in blocks[0]
-    assert "</pre></td></tr></table>" not in blocks[0].split("<pre>")[1]
+    assert len(blocks) == 3
+    assert not any("<script>" in block for block in blocks)
+    hostile = [b for b in blocks if "&lt;script&gt;alert(1)&lt;/script&gt;" in b]
+    assert len(hostile) == 2
+    for block in hostile:
+        assert "</pre></td></tr></table>" not in block.split("<pre>")[1]
     assert text.rstrip().endswith("--by EMAIL`.")
 
 

@@ -47,6 +47,13 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
             f"regressions, {len(comparison.improvements)} improvements, "
             f"{len(comparison.flaky)} flaky. {comparison.explanation}"
         )
+        pairwise = comparison.preference
+        if pairwise is not None and pairwise.pairs:
+            lines.append(
+                f"  {model} side by side: {len(pairwise.wins)} wins, {len(pairwise.losses)} "
+                f"losses, {len(pairwise.ties)} ties; the order of the answers changed "
+                f"{pairwise.inconsistent} of {pairwise.pairs} verdicts"
+            )
     drift = results.drift
     if drift.previous_run and drift.changed:
         lines.append(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+from migrate.cases.health import suite_health
 from migrate.console import print_json, say, table
 from migrate.errors import ExitCode
 from migrate.schedule.status import DependencyStatus, dependency_status
-from migrate.workspace import open_workspace
+from migrate.workspace import Workspace, open_workspace
 
 
 def _window_cell(status: DependencyStatus) -> str:
@@ -20,11 +22,21 @@ def _window_cell(status: DependencyStatus) -> str:
     return f"{status.window_start:%b %d}-{status.window_end:%b %d %Y}"
 
 
+def _suite(ws: Workspace, dependency: str, today: dt.date) -> dict[str, Any] | None:
+    """The suite's size against its margin's need, its age and what it tells apart."""
+    entry = ws.registry.dependencies[dependency]
+    change = ws.git.last_change_of(ws.root / entry.eval.cases) if entry.eval else None
+    health = suite_health(
+        ws.registry, dependency, ws.runs_of(dependency), today, change.day if change else None
+    )
+    return asdict(health) if health else None
+
+
 def run(registry_path: Path, today: dt.date, as_json: bool) -> int:
     ws = open_workspace(registry_path, today)
     statuses = dependency_status(ws.registry, ws.facts, ws.runs, today)
     if as_json:
-        print_json([asdict(s) for s in statuses])
+        print_json([{**asdict(s), "suite": _suite(ws, s.dependency, today)} for s in statuses])
         return ExitCode.OK
     headers = [
         "dependency",

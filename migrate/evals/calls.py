@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from migrate.evals.inputs import RunInputs
 from migrate.evals.journal import read_journal, request_hash
-from migrate.evals.judge import judge_extra, judge_messages, judge_params
+from migrate.evals.judge import (
+    ORDERS,
+    judge_extra,
+    judge_messages,
+    judge_params,
+    pairwise_extra,
+    pairwise_messages,
+)
 from migrate.evals.record import Entry, EntryKey, read_manifest, try_read
 from migrate.evals.rundir import JOURNAL_FILE
 from migrate.evals.runner import CallSpec
@@ -45,6 +53,9 @@ def judge_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallS
     specs = []
     for case in inputs.cases:
         for index, check in enumerate(inputs.checks_for[case.id]):
+            if check.type == "pairwise":
+                specs += _pairwise_specs(inputs, entries, case.id, index, check.rubric, params)
+                continue
             if check.type != "llm_judge":
                 continue
             for target in [manifest.baseline, *manifest.candidates]:
@@ -65,6 +76,41 @@ def judge_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallS
                     specs.append(
                         CallSpec("judge", judge, case.id, sample, extra, messages, params, request)
                     )
+    return specs
+
+
+def _pairwise_specs(
+    inputs: RunInputs,
+    entries: dict[EntryKey, Entry],
+    case_id: str,
+    index: int,
+    rubric: str | None,
+    params: dict[str, Any],
+) -> list[CallSpec]:
+    """Each candidate's answer against the baseline's, sample by sample, in both orders."""
+    manifest = inputs.manifest
+    judge = manifest.judge
+    assert judge is not None
+    specs = []
+    for target in manifest.candidates:
+        for sample in range(manifest.samples):
+            answers = []
+            for model in (manifest.baseline.model, target.model):
+                generated = entries.get(("generate", model, case_id, sample, ""))
+                if generated is not None and generated.record.error is None:
+                    answers.append(generated.record.text or "")
+            if len(answers) < 2:
+                continue  # one side has no answer: nothing to compare
+            for order in ORDERS:
+                extra = pairwise_extra(target.model, index, order)
+                if ("judge", judge.model, case_id, sample, extra) in entries:
+                    continue
+                first, second = answers if order == "AB" else reversed(answers)
+                messages = pairwise_messages(inputs.messages[case_id], first, second, rubric)
+                request = request_hash(judge.model, judge.api_base, messages, params, sample)
+                specs.append(
+                    CallSpec("judge", judge, case_id, sample, extra, messages, params, request)
+                )
     return specs
 
 

@@ -68,6 +68,9 @@ class Case:
     prefix: str = ""
     suffix: str = ""
     source: str | None = None
+    # logged production requests (`migrate cases import`)
+    messages: list[dict[str, str]] | None = None  # sent as they are, without the prompt
+    provenance: dict[str, Any] | None = None  # source, imported, original_id
 
 
 # --- a check as the run record stores it ---------------------------------------------------

@@ -238,6 +238,8 @@ def score(
         if spec.type.startswith("promptfoo:"):
             promptfoo.append((index, spec))
             continue
+        if spec.type == "pairwise":  # compares two models' answers: see pairwise.py
+            continue
         verdict = judges.get(judge_key(index)) if spec.type == "llm_judge" else None
         if spec.type == "llm_judge":
             if verdict is None:

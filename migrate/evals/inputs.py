@@ -38,6 +38,7 @@ from migrate.schedule.quarters import Quarter, migration_window, next_window
 from migrate.secrets import redact, register_secret_env
 
 _USES_EXPECTED = re.compile(r"\{\{-?\s*expected\b")
+JUDGED_CHECKS = {"llm_judge", "pairwise"}  # checks the judge model grades
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,10 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
     messages: dict[str, list[dict[str, str]]] = {}
     for case in cases:
         checks = [*base_checks, *case.checks]
+        if sum(c.type == "pairwise" for c in checks) > 1:
+            message = f"case '{case.id}' has more than one pairwise check; one compares the answers"
+            problems.append(Problem(suite_display, case.line, "checks", message))
+            continue
         if not checks:
             message = (
                 f"case '{case.id}' has no checks: add eval.checks to the registry "
@@ -161,11 +166,19 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
             )
             problems.append(Problem(suite_display, case.line, "assert", message))
             continue
+        if case.messages is None and not prompts:
+            message = f"case '{case.id}' has no messages and the dependency has no prompt"
+            problems.append(Problem(suite_display, case.line, "messages", message))
+            continue
         try:
             for spec in checks:  # a typo in a check value must fail now, not after the calls
                 if not spec.type.startswith("promptfoo:"):  # promptfoo renders unknowns empty
                     render_value(spec.value, case)
-            rendered = [p.render(variables, case.id, case.line, suite_display) for p in prompts]
+            rendered = (
+                [[dict(m) for m in case.messages]]  # a logged request: sent as it was
+                if case.messages is not None
+                else [p.render(variables, case.id, case.line, suite_display) for p in prompts]
+            )
             # promptfoo's test prefix and suffix go around the rendered prompt
             messages[case.id] = prompt_messages(rendered[0], case)
         except InputError as exc:
@@ -186,7 +199,7 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
         checks_for=checks_for,
         suite_sha256=suite.sha256,
         cases_in_file=len(suite.cases),
-        prompt_sha256=hashlib.sha256(prompts[0].source.encode()).hexdigest(),
+        prompt_sha256=hashlib.sha256((prompts[0].source if prompts else "").encode()).hexdigest(),
         base_checks=base_checks,
     )
 
@@ -203,8 +216,6 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
             f"{where}: dependency '{options.dependency}' has no eval suite "
             "('eval: {cases: ...}'); there is nothing to run"
         )
-    if not dependency.prompt_files:
-        raise UsageError(f"{where}: dependency '{options.dependency}' has no prompt")
     candidates = options.candidates if options.candidates is not None else dependency.candidates
     for name in [dependency.model, *candidates]:
         if name not in registry.models:
@@ -216,11 +227,12 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
             raise UsageError(f"'{name}' is the current model, not a candidate")
     inputs = suite_inputs(registry, dependency, options.limit)
     judge = None
-    if any(s.type == "llm_judge" for specs in inputs.checks_for.values() for s in specs):
+    judged = {s.type for specs in inputs.checks_for.values() for s in specs} & JUDGED_CHECKS
+    if judged:
         if registry.settings.judge_model is None:
             raise UsageError(
-                f"{registry.display_path()}: the suite uses llm_judge checks but "
-                "settings.judge_model is not set"
+                f"{registry.display_path()}: the suite uses {' and '.join(sorted(judged))} "
+                "checks but settings.judge_model is not set"
             )
         judge = target_of(registry, registry.settings.judge_model)
     targets = [target_of(registry, m) for m in [dependency.model, *candidates]]

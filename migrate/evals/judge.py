@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrate.evals.checks import JudgeVerdict, parse_json
+from migrate.evals.checks import JudgeVerdict, find_json, parse_json
 
 JUDGE_SYSTEM = (
     "You grade an AI assistant's answer against a rubric. Read the task, the answer and the "
@@ -55,4 +55,51 @@ def parse_judge(text: str | None) -> JudgeVerdict | None:
         return JudgeVerdict(
             head[0].strip(".:*").upper() == "PASS", head[1] if len(head) > 1 else ""
         )
+    return None
+
+
+# --- pairwise: which of two answers is better ----------------------------------------------
+
+PAIRWISE_SYSTEM = (
+    "You compare two AI assistants' answers to the same task. Read the task, answer A, "
+    "answer B and the rubric if there is one, then decide which answer serves the user "
+    'better, or "tie" when neither does. The order of the answers and their length must '
+    "not decide. Reply with one JSON object and nothing else: "
+    '{"winner": "A" or "B" or "tie", "reasoning": "<one or two sentences>"}.'
+)
+# Each pair is judged in both orders: "AB" shows the baseline's answer as A, "BA" the
+# candidate's; a judge that prefers a position rather than an answer contradicts itself.
+ORDERS = ("AB", "BA")
+
+
+def pairwise_extra(candidate: str, check_index: int, order: str) -> str:
+    """The journal's `extra` of a pairwise judge call: the candidate, the check, the order."""
+    return f"{candidate}|{check_index}|pairwise-{order}"
+
+
+def pairwise_messages(
+    task: list[dict[str, str]], answer_a: str, answer_b: str, rubric: str | None
+) -> list[dict[str, str]]:
+    task_text = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in task)
+    body = f"## Task\n{task_text}\n\n## Answer A\n{answer_a}\n\n## Answer B\n{answer_b}"
+    if rubric:
+        body += f"\n\n## Rubric\n{rubric}"
+    return [{"role": "system", "content": PAIRWISE_SYSTEM}, {"role": "user", "content": body}]
+
+
+def parse_preference(text: str | None) -> tuple[str, str] | None:
+    """A pairwise judge's reply as ("A" | "B" | "tie", reasoning); None when unreadable."""
+    if not text:
+        return None
+    ok, data = parse_json(text)
+    if not ok:
+        ok, data = find_json(text)
+    if not ok or not isinstance(data, dict) or not isinstance(data.get("winner"), str):
+        return None
+    winner = data["winner"].strip().strip(".").lower().removeprefix("answer ").strip()
+    reasoning = str(data.get("reasoning", data.get("reason", "")))
+    if winner in {"a", "b"}:
+        return winner.upper(), reasoning
+    if winner in {"tie", "draw", "neither", "both"}:
+        return "tie", reasoning
     return None

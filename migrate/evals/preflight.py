@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from migrate.evals.inputs import target_of
+from migrate.evals.inputs import JUDGED_CHECKS, target_of
 from migrate.evals.judge import judge_params
 from migrate.evals.record import Manifest
 from migrate.llm import Target, litellm_module
@@ -131,7 +131,7 @@ def dependency_uses(registry: Registry, dependency_id: str) -> list[ModelUse]:
                 params = {**dependency.params, **registry.model(name).params}
                 uses.append(ModelUse(target_of(registry, name), params, role))
     judged = dependency.eval is not None and any(
-        c.type == "llm_judge" for c in dependency.eval.checks
+        c.type in JUDGED_CHECKS for c in dependency.eval.checks
     )
     judge = registry.settings.judge_model
     if judged and judge is not None and judge in registry.models:

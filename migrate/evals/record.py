@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from migrate.errors import ExitCode, UsageError
 from migrate.evals.case import Case, check_from_json, check_identity
+from migrate.evals.record_pairs import PairwiseSummary, SimilaritySummary
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
 from migrate.files import write_atomic
 from migrate.llm import CallRecord, Target
@@ -270,6 +271,8 @@ class CandidateSummary(_Record):
     gates: list[GateResult] = Field(default_factory=list)
     cases_to_settle: int | None = None
     explanation: str = ""
+    pairwise: PairwiseSummary | None = None  # with a pairwise check: losses are regressions
+    similarity: SimilaritySummary | None = None
 
 
 class Drift(_Record):

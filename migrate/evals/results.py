@@ -6,11 +6,12 @@ out; `summarize` turns them into the run's summary record.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from migrate.evals.case import Case, CheckSpec
 from migrate.evals.metrics import model_metrics
+from migrate.evals.pairwise import Preference, preference
 from migrate.evals.record import (
     Calls,
     Drift,
@@ -23,7 +24,9 @@ from migrate.evals.record import (
     Summary,
     Verdict,
 )
+from migrate.evals.record_pairs import SimilaritySummary
 from migrate.evals.scoring import CaseResult, score_model
+from migrate.evals.similarity import similarity
 from migrate.evals.verdict import RANK, Comparison, compare
 from migrate.registry.schema import Gates
 
@@ -39,6 +42,8 @@ class Results:
     verdict: Verdict
     infrastructure_failure: str | None
     drift: Drift
+    preferences: dict[str, Preference | None] = field(default_factory=dict)
+    similarity: dict[str, SimilaritySummary] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -111,9 +116,32 @@ def evaluate(
             + error_breakdown(metrics[m])
             for m in failing
         )
+    preferences = {
+        m: preference(baseline, m, cases, samples, checks_for, entries, judge_model)
+        for m in candidates
+    }
+    per_output = any(s.type != "pairwise" for specs in checks_for.values() for s in specs)
+    unjudged = [
+        f"{m}: {p.judge_errors} of {p.judge_errors + p.pairs} side-by-side pairs have no "
+        f"readable verdict from {judge_model} "
+        f"({p.judge_errors / (p.judge_errors + p.pairs) * 100:.0f}% > "
+        f"{max_error_rate * 100:.0f}% allowed)"
+        for m, p in preferences.items()
+        if p is not None and p.judge_errors > max_error_rate * (p.judge_errors + p.pairs)
+    ]
+    if unjudged:
+        infrastructure = "; ".join([*([infrastructure] if infrastructure else []), *unjudged])
     comparisons = {
         m: compare(
-            by_model[baseline], by_model[m], m, metrics[baseline], metrics[m], gates, samples
+            by_model[baseline],
+            by_model[m],
+            m,
+            metrics[baseline],
+            metrics[m],
+            gates,
+            samples,
+            preference=preferences[m],
+            pass_rate_measured=per_output,
         )
         for m in candidates
     }
@@ -142,6 +170,10 @@ def evaluate(
         verdict=verdict,
         infrastructure_failure=infrastructure,
         drift=drift(previous_run, previous_outcomes, by_model[baseline]),
+        preferences=preferences,
+        similarity={
+            m: similarity(baseline, m, by_model[baseline], samples, entries) for m in candidates
+        },
     )
 
 
@@ -179,7 +211,10 @@ def summarize(
         exit_code=results.exit_code,
         infrastructure_failure=results.infrastructure_failure,
         metrics=results.metrics,
-        candidates={m: c.to_record() for m, c in results.comparisons.items()},
+        candidates={
+            m: c.to_record().model_copy(update={"similarity": results.similarity.get(m)})
+            for m, c in results.comparisons.items()
+        },
         drift=results.drift,
         outcomes=results.outcomes(),
         calls=Calls(

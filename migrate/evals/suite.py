@@ -1,7 +1,9 @@
 """Eval suites: JSONL cases natively, or promptfoo configs and tests files (YAML).
 
 A case is an id, the variables its prompt is rendered with, an optional expected value and
-optional extra checks. Loading validates everything up front, naming file, line and field.
+optional extra checks. A case may instead carry its own chat `messages`, sent as they are
+without the prompt template (logged production requests), and a `provenance` saying where it
+came from. Loading validates everything up front, naming file, line and field.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import ValidationError
 
 from migrate.errors import InputError, Problem
 from migrate.evals.case import CASE_ID, CASE_ID_RULE, Case, CheckSpec
+from migrate.evals.chat import chat_messages
 from migrate.registry.schema import Check
 from migrate.yamlsource import format_key_path, read_text_limited
 
@@ -116,7 +119,9 @@ def _jsonl_cases(text: str, display: str) -> list[Case]:
             raise InputError([Problem(display, number, "", f"not valid JSON: {exc}")]) from None
         if not isinstance(data, dict):
             raise InputError([Problem(display, number, "", "each line must be a JSON object")])
-        unknown = set(data) - {"id", "vars", "expected", "checks", "description", "metadata"}
+        unknown = set(data) - {
+            "id", "vars", "expected", "checks", "description", "metadata", "messages", "provenance"
+        }  # fmt: skip
         if unknown:
             key = format_key_path((sorted(unknown)[0],))
             raise InputError([Problem(display, number, key, "unknown key")])
@@ -132,6 +137,12 @@ def _jsonl_cases(text: str, display: str) -> list[Case]:
         variables = data.get("vars", {})
         if not isinstance(variables, dict):
             raise InputError([Problem(display, number, "vars", "expected an object")])
+        messages = data.get("messages")
+        if messages is not None:
+            messages = chat_messages(messages, display, number, "messages")
+        provenance = data.get("provenance")
+        if provenance is not None and not isinstance(provenance, dict):
+            raise InputError([Problem(display, number, "provenance", "expected an object")])
         cases.append(
             Case(
                 id=str(case_id),
@@ -139,6 +150,8 @@ def _jsonl_cases(text: str, display: str) -> list[Case]:
                 expected=data.get("expected"),
                 checks=_check_specs(data.get("checks"), display, number, "checks"),
                 line=number,
+                messages=messages,
+                provenance=provenance,
             )
         )
     return cases

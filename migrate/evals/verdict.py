@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from migrate.evals.pairwise import Preference
 from migrate.evals.record import CandidateSummary, GateResult, ModelMetrics, PassRateDiff, Verdict
+from migrate.evals.record_pairs import PairwiseSummary
 from migrate.evals.scoring import CaseResult
 from migrate.evals.stats import (
     Interval,
@@ -47,6 +49,7 @@ class Comparison:
     gates: list[GateResult]
     cases_to_settle: int | None
     explanation: str
+    preference: PairwiseSummary | None = None
 
     def to_record(self) -> CandidateSummary:
         return CandidateSummary(
@@ -68,6 +71,7 @@ class Comparison:
             gates=self.gates,
             cases_to_settle=self.cases_to_settle,
             explanation=self.explanation,
+            pairwise=self.preference,
         )
 
 
@@ -83,7 +87,11 @@ def compare(
     cand_metrics: ModelMetrics,
     gates: Gates,
     samples: int,
+    preference: Preference | None = None,
+    pass_rate_measured: bool = True,
 ) -> Comparison:
+    """`preference`: the judge's side-by-side verdicts when the suite has a pairwise check;
+    `pass_rate_measured` is False when every check is pairwise (every output then passes)."""
     regressions, improvements, flaky, unscored = [], [], [], []
     differences: list[float] = []
     better = worse = 0.0
@@ -134,7 +142,20 @@ def compare(
     if bootstrap is not None:  # use the more cautious of the two on each side
         effective = Interval(min(interval.low, bootstrap.low), max(interval.high, bootstrap.high))
 
-    gate_results = [_pass_rate_gate(diff, effective, margin)]
+    gate_results = [
+        _pass_rate_gate(diff, effective, margin)
+        if pass_rate_measured
+        else _gate(
+            "pass_rate_drop", margin, None, "not measured",
+            "every check is pairwise: the judge's side-by-side verdicts decide",
+        )
+    ]  # fmt: skip
+    preferred = _preference(preference, samples, margin)
+    if preferred is not None:
+        record, gate = preferred
+        gate_results.append(gate)
+        regressions += [c for c in record.losses if c not in regressions]
+        improvements += [c for c in record.wins if c not in improvements and c not in regressions]
     if gates.refusal_rate_increase is not None:
         gate_results.append(
             _refusal_gate(
@@ -164,9 +185,18 @@ def compare(
         if gate_results[0].status == "unclear"
         else None
     )
+    if preferred is not None and preferred[1].status == "unclear" and settle is None:
+        record = preferred[0]
+        if record.net is not None and record.cases:
+            decided = (len(record.wins) + len(record.losses)) / record.cases
+            settle = cases_to_settle(record.net, decided, record.cases, margin)
     explanation = _explain(
         verdict, diff, effective, margin, n, better + worse, settle, gate_results
     )
+    if preferred is not None:
+        explanation = _explain_preference(
+            verdict, preferred[0], margin, explanation, settle, gate_results
+        )
     return Comparison(
         model,
         verdict,
@@ -183,7 +213,91 @@ def compare(
         gate_results,
         settle,
         explanation,
+        preferred[0] if preferred else None,
     )
+
+
+def _preference(
+    preference: Preference | None, samples: int, margin: float
+) -> tuple[PairwiseSummary, GateResult] | None:
+    """The net preference (wins - losses) / cases with the statistics of a pass-rate
+    difference: Tango's score interval (and, with K > 1, the wider paired bootstrap)."""
+    if preference is None:
+        return None
+    n = preference.n
+    if n == 0:
+        detail = "no case could be judged side by side (an answer or a verdict is missing)"
+        return preference.to_record(None, None, "none"), _gate(
+            "pairwise", margin, None, "unclear", detail
+        )
+    wins, losses = preference.wins, preference.losses
+    net = (wins - losses) / n
+    interval = tango_interval(wins, losses, n)
+    method = "Tango score interval"
+    if samples > 1:
+        nets = [c.win_fraction - c.loss_fraction for c in preference.cases]
+        boot = paired_bootstrap(nets)
+        interval = Interval(min(interval.low, boot.low), max(interval.high, boot.high))
+        method += " and paired bootstrap"
+    record = preference.to_record(interval.low, interval.high, method)
+    text = (
+        f"{len(record.wins)} wins, {len(record.losses)} losses, {len(record.ties)} ties over "
+        f"{n} cases: net {_pct(net)}, 95% interval [{_pct(interval.low)}, "
+        f"{_pct(interval.high)}], margin -{margin * 100:.1f} pts"
+    )
+    if record.inconsistent_share:
+        text += f"; {record.inconsistent_share * 100:.0f}% of judgements changed with the order"
+    if interval.low > -margin:
+        status = "holds"
+    elif interval.high < -margin:
+        status = "broken"
+    else:
+        status = "unclear"
+    return record, _gate("pairwise", margin, net, status, text)
+
+
+def _explain_preference(
+    verdict: Verdict,
+    record: PairwiseSummary,
+    margin: float,
+    explanation: str,
+    settle: int | None,
+    gates: list[GateResult],
+) -> str:
+    """The explanation of a run whose suite has a pairwise check, in its own terms."""
+    if verdict is Verdict.FAIL or record.net is None or record.low is None:
+        return explanation
+    judged = (
+        f"Judged side by side over {record.cases} cases, the candidate wins "
+        f"{len(record.wins)}, loses {len(record.losses)} and ties {len(record.ties)}"
+    )
+    if verdict is Verdict.PASS:
+        return (
+            f"{judged}: its net preference is at worst {_pct(record.low)} (95% confidence), "
+            f"inside the -{margin * 100:.1f} pts margin, and every other gate holds."
+        )
+    unclear = [g.name for g in gates if g.status == "unclear"]
+    if "pass_rate_drop" in unclear or "pairwise" not in unclear:
+        return f"{judged}. {explanation}"
+    if not record.wins and not record.losses:
+        parts = [
+            f"{judged}, but {record.cases} cases cannot rule out a net loss of up to "
+            f"{-record.low * 100:.1f} pts, more than the {margin * 100:.1f} pts margin."
+        ]
+    else:
+        parts = [
+            f"{judged}: the 95% interval of its net preference [{_pct(record.low)}, "
+            f"{_pct(record.high or 0.0)}] straddles the -{margin * 100:.1f} pts margin."
+        ]
+    if settle:
+        parts.append(
+            f"About {settle} cases at the observed rates would settle it "
+            f"(the suite has {record.cases}); more samples per case do not replace cases."
+        )
+    others = [g for g in unclear if g != "pairwise"]
+    if others:
+        parts.append(f"Unclear gates: {', '.join(others)}.")
+    return " ".join(parts)
 
 
 def _pass_rate_gate(diff: float, interval: Interval, margin: float) -> GateResult:

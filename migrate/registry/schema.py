@@ -31,6 +31,7 @@ CoreCheckType = Literal[
     "max_chars",
     "not_refusal",
     "llm_judge",
+    "pairwise",  # the judge compares the candidate's answer with the baseline's, both orders
 ]
 # promptfoo's assertions, kept under their own names: promptfoo suites only, scored by
 # promptfoo's rules (migrate/evals/promptfoo). Each also comes negated ("not-").

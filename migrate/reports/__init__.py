@@ -87,6 +87,8 @@ def _side_by_side(
 ) -> list[dict[str, Any]]:
     base_rows = {r.case.id: r for r in results.by_model[results.baseline]}
     cand_rows = {r.case.id: r for r in results.by_model[model]}
+    pairwise = results.comparisons[model].preference
+    judged = {d.case: d for d in (pairwise.details if pairwise else [])}
     rows = []
     for case_id in case_ids:
         base, cand = base_rows[case_id], cand_rows[case_id]
@@ -103,6 +105,10 @@ def _side_by_side(
                 "failed_checks": sorted(
                     {c for s in cand.samples if s.score for c in s.score.failed}
                 ),
+                # the judge's side-by-side verdicts, when the case was judged that way
+                "judgements": [j.model_dump() for j in judged[case_id].judgements]
+                if case_id in judged
+                else [],
             }
         )
     return rows
@@ -136,6 +142,8 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
                 "improvements": _side_by_side(results, inputs, model, comparison.improvements),
                 "flaky": comparison.flaky,
                 "unscored": comparison.unscored,
+                "pairwise": comparison.preference,
+                "similarity": results.similarity.get(model),
                 "outcome_svg": outcome_chart(results, model),
             }
         )

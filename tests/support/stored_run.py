@@ -135,6 +135,8 @@ def _comparison(verdict: str, regressions: list[str], cases: int) -> dict[str, A
         ],
         "cases_to_settle": None,
         "explanation": f"{verdict}: written by tests/support/stored_run.py",
+        "pairwise": None,  # no pairwise check in this suite
+        "similarity": None,  # written before answers were compared for similarity
     }
 
 
