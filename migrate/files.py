@@ -15,7 +15,9 @@ _umask_lock = threading.Lock()
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    # A lone surrogate (half an emoji in a model's answer) has no UTF-8 form: it becomes "?"
+    # rather than failing the write of a whole report.
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
     mode = _mode_for(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
