@@ -278,7 +278,8 @@ def test_planning_commands_never_import_litellm(
 # --- status ------------------------------------------------------------------------------
 
 STATUS_FIELDS = {
-    "dependency", "model", "retires", "days_left", "window_start", "window_end", "urgent",
+    "dependency", "model", "retires", "days_left", "deadline", "days_to_deadline",
+    "window_start", "window_end", "urgent",
     "reasons", "last_run", "last_verdict", "signoff", "baseline_age_days", "owners",
     "owner_activity",
 }  # fmt: skip
@@ -303,6 +304,8 @@ def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -
         "model": "vendor/old",
         "retires": "2027-04-19",
         "days_left": 200,
+        "deadline": "2027-03-20",  # 30 days before
+        "days_to_deadline": 170,
         "window_start": "2026-10-08",
         "window_end": "2026-10-28",
         "urgent": False,
@@ -351,8 +354,22 @@ def test_status_table(tmp_path: Path, cli: CliRunner) -> None:
                    "sign-off", "baseline age", "owner activity"):  # fmt: skip
         assert column in header
     assert set(rule) <= {"-", " "}
-    assert row.split() == ["summarizer", "vendor/old", "2026-11-10", "40", "URGENT", "(now)",
-                           "-", "-", "none", "unknown"]  # fmt: skip
+    # due now, no window: by its latest safe date, 2026-11-10 - 30 days, 10 days from today
+    assert row.split() == ["summarizer", "vendor/old", "2026-11-10", "40", "URGENT:", "now,",
+                           "by", "2026-10-11", "(in", "10", "days)", "-", "-", "none",
+                           "unknown"]  # fmt: skip
+
+
+def test_status_of_an_urgent_dependency_says_when_its_safe_date_passed(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    path = workspace(tmp_path, days(29))  # the latest safe date was yesterday
+    row = status(cli, path).stdout.splitlines()[2]
+    assert "URGENT: now (safe date 2026-09-30 passed 1 day ago)" in row
+    (data,) = json.loads(status(cli, path, "--json").stdout)
+    assert data["urgent"] is True
+    assert (data["window_start"], data["window_end"]) == (None, None)
+    assert (data["deadline"], data["days_to_deadline"]) == ("2026-09-30", -1)
 
 
 def test_status_outside_git_does_not_guess_owner_activity(tmp_path: Path, cli: CliRunner) -> None:
