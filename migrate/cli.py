@@ -6,17 +6,23 @@ commands never pay for litellm (several seconds to import).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from migrate import __version__
-from migrate.errors import ExitCode, MigrateError
+from migrate.cli_common import (
+    JsonOption,
+    RegistryOption,
+    TodayOption,
+    now,
+    parse_today,
+    registry_of,
+    run_command,
+    show_version,
+)
 
 app = typer.Typer(
     name="migrate",
@@ -31,98 +37,31 @@ app = typer.Typer(
 )
 
 
-def _now() -> dt.datetime:
-    """The one clock: every timestamp a command records comes from here."""
-    return dt.datetime.now(dt.UTC)
-
-
-def _parse_today(value: str | None) -> dt.date:
-    if value is None:
-        return dt.datetime.now().astimezone().date()
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
-    from migrate.registry.schema import EARLIEST_DATE, LATEST_DATE
-
-    if not EARLIEST_DATE <= day <= LATEST_DATE:  # the schedule's arithmetic would overflow
-        raise typer.BadParameter(
-            f"'{value}' is not between {EARLIEST_DATE.year} and {LATEST_DATE.year}"
-        )
-    return day
-
-
-RegistryOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--registry",
-        "-r",
-        envvar="MIGRATE_REGISTRY",
-        show_envvar=True,
-        help="The registry file [default: ./models.yaml].",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-TodayOption = Annotated[
-    str | None,
-    typer.Option(
-        "--today",
-        metavar="YYYY-MM-DD",
-        help="Evaluate dates as of this day (reproducible output) [default: today].",
-    ),
-]
-
-
-def _invoke(command: Callable[[], int]) -> None:
-    """Run a command; map user errors to one message and the documented exit code."""
-    try:
-        code = command()
-    except MigrateError as exc:
-        typer.echo(f"migrate: error: {exc.message}", err=True)
-        raise typer.Exit(int(exc.exit_code)) from None
-    except KeyboardInterrupt:
-        typer.echo("migrate: interrupted", err=True)
-        raise typer.Exit(130) from None
-    except typer.Exit:
-        raise
-    except Exception as exc:  # an internal error: short message, traceback only on request
-        if os.environ.get("MIGRATE_DEBUG"):
-            raise
-        typer.echo(
-            f"migrate: internal error: {type(exc).__name__}: {exc}\n"
-            "(set MIGRATE_DEBUG=1 to see the traceback)",
-            err=True,
-        )
-        raise typer.Exit(int(ExitCode.INFRA)) from None
-    raise typer.Exit(int(code))
-
-
-def _registry(option: Path | None) -> Path:
-    from migrate.registry.load import registry_path
-
-    return registry_path(str(option) if option else None)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"migrate {__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
 def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+            "--version", callback=show_version, is_eager=True, help="Show the version and exit."
         ),
     ] = False,
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            "--registry",
+            "-r",
+            metavar="FILE",
+            help="The registry file for the command that follows (its own --registry wins) "
+            "[default: $MIGRATE_REGISTRY, else ./models.yaml].",
+        ),
+    ] = None,
 ) -> None:
     """Turn LLM model migration from a fire drill into a calendar event."""
 
 
 @app.command()
 def check(
+    ctx: typer.Context,
     registry: RegistryOption = None,
     today: TodayOption = None,
     json: JsonOption = False,
@@ -139,24 +78,28 @@ def check(
     margin without an approved sign-off. Fast enough for a pre-commit hook."""
     from migrate.commands import check as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, json, deep, os.environ))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, json, deep, os.environ))
 
 
 @app.command()
 def status(
-    registry: RegistryOption = None, today: TodayOption = None, json: JsonOption = False
+    ctx: typer.Context,
+    registry: RegistryOption = None,
+    today: TodayOption = None,
+    json: JsonOption = False,
 ) -> None:
     """One table: dependency, model, retirement, days left, window, last verdict, sign-off,
     baseline age and owner activity."""
     from migrate.commands import status as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, json))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, json))
 
 
 @app.command()
 def calendar(
+    ctx: typer.Context,
     registry: RegistryOption = None,
     today: TodayOption = None,
     out: Annotated[
@@ -180,12 +123,13 @@ def calendar(
     """Write the ICS feed of migration windows, review meetings and retirement deadlines."""
     from migrate.commands import calendar as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, out, owner, quarters, json))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, out, owner, quarters, json))
 
 
 @app.command()
 def plan(
+    ctx: typer.Context,
     registry: RegistryOption = None,
     today: TodayOption = None,
     quarter: Annotated[
@@ -207,12 +151,13 @@ def plan(
     runbooks/<quarter>/, keeping every ticked box and every line a person added."""
     from migrate.commands import plan as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, quarter, write, json))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, quarter, write, json))
 
 
 @app.command(name="run")
 def run_(
+    ctx: typer.Context,
     dependency: Annotated[str, typer.Argument(help="The dependency id from the registry.")],
     registry: RegistryOption = None,
     today: TodayOption = None,
@@ -281,10 +226,10 @@ def run_(
     and write the sign-off report. The exit code is the verdict."""
     from migrate.commands import run as command
 
-    day = _parse_today(today)
-    _invoke(
+    day = parse_today(today)
+    run_command(
         lambda: command.run(
-            _registry(registry),
+            registry_of(ctx, registry),
             day,
             dependency,
             candidates=candidate or None,
@@ -297,13 +242,14 @@ def run_(
             use_cache=cache,
             progress=progress,
             as_json=json,
-            now=_now,
+            now=now,
         )
     )
 
 
 @app.command()
 def report(
+    ctx: typer.Context,
     run: Annotated[
         str, typer.Argument(help="A run directory, or a run id (searched under runbooks/).")
     ],
@@ -314,7 +260,7 @@ def report(
     without a model call."""
     from migrate.commands import report as command
 
-    _invoke(lambda: command.run(_registry(registry), run, json, _now))
+    run_command(lambda: command.run(registry_of(ctx, registry), run, json, now))
 
 
 class Decision(StrEnum):
@@ -325,6 +271,7 @@ class Decision(StrEnum):
 
 @app.command()
 def signoff(
+    ctx: typer.Context,
     dependency: Annotated[str, typer.Argument(help="The dependency id from the registry.")],
     decision: Annotated[
         Decision,
@@ -362,10 +309,10 @@ def signoff(
     Signed-off-by trailer. Nothing is pushed."""
     from migrate.commands import signoff as command
 
-    day = _parse_today(today)
-    _invoke(
+    day = parse_today(today)
+    run_command(
         lambda: command.run(
-            _registry(registry),
+            registry_of(ctx, registry),
             day,
             dependency,
             decision.value,
@@ -381,6 +328,7 @@ def signoff(
 
 @app.command()
 def sync(
+    ctx: typer.Context,
     registry: RegistryOption = None,
     today: TodayOption = None,
     feed: Annotated[
@@ -403,12 +351,13 @@ def sync(
     feed; report (or write) the differences."""
     from migrate.commands import sync as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, feed, write, json))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, feed, write, json))
 
 
 @app.command()
 def scan(
+    ctx: typer.Context,
     path: Annotated[
         Path | None,
         typer.Argument(help="The repository to scan [default: the registry's repository]."),
@@ -420,7 +369,7 @@ def scan(
     Exit 1 when there are any."""
     from migrate.commands import scan as command
 
-    _invoke(lambda: command.run(_registry(registry), path, json))
+    run_command(lambda: command.run(registry_of(ctx, registry), path, json))
 
 
 @app.command()
@@ -433,8 +382,8 @@ def init(
     quarterly workflow and a pre-commit entry."""
     from migrate.commands import init as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(directory, force, day))
+    day = parse_today(today)
+    run_command(lambda: command.run(directory, force, day))
 
 
 def main() -> None:

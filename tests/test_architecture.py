@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.calendar", "migrate.scaffolding", "migrate.schedule.status",
     ),
     ("migrate.commands",),
-    ("migrate.cli", "migrate.__main__"),
+    ("migrate.cli", "migrate.cli_common", "migrate.__main__"),
 ]  # fmt: skip
 
 
