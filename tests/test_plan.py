@@ -693,3 +693,20 @@ def test_a_runbook_of_a_dependency_now_urgent_points_to_its_new_runbook(
         "`runbooks/2026Q4/billing-summarizer.md`.**"
     ) in old
     assert "- Migration window: 2027-01-08" not in old
+
+
+def test_a_runbook_counts_one_day_as_one_day(cli: CliRunner, workspace: dict[str, Any]) -> None:
+    root = workspace["root"]
+    write(root / "models.yaml", REGISTRY.replace("safety_margin_days: 30", "safety_margin_days: 1"))
+    store_run(
+        root,
+        finished=dt.date(2026, 10, 14),
+        dependency="billing-summarizer",
+        baseline="openai/gpt-4o-2024-08-06",
+        suite="evals/billing.jsonl",
+    )
+    text = (root / plan_json(cli, root)["due"][0]["runbook"]).read_text()
+    assert "- Latest safe date: 2027-03-30 (in 166 days; 1 day before retirement)" in text
+    assert "- Last baseline of `openai/gpt-4o-2024-08-06`: 2026-10-14 (1 day old; " in text
+    assert "keeps the 1-day safety margin" in text
+    assert " 1 days" not in text

@@ -531,7 +531,7 @@ def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
             path.unlink()
     result = invoke(cli, "check", "--registry", str(clone / "models.yaml"), "--today", TODAY)
     assert result.exit_code == 0, result.stderr
-    assert "1 dependencies, 3 models, 0 errors, 1 warnings" in result.stdout
+    assert "1 dependency, 3 models, 0 errors, 1 warning" in result.stdout
     status = invoke(
         cli, "status", "--json", "--registry", str(clone / "models.yaml"), "--today", TODAY
     )

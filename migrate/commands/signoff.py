@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from migrate.console import print_json, say
+from migrate.console import plural, print_json, say
 from migrate.errors import ExitCode
 from migrate.evals.record import Decision
 from migrate.registry.load import load_registry
@@ -39,7 +39,7 @@ def run(
         today,
         run_id,
     )
-    evidence = f" and the run's evidence ({len(record['files']) - 2} files)"
+    evidence = f" and the run's evidence ({plural(len(record['files']) - 2, 'file')})"
     if len(record["files"]) == 2:
         evidence = ""
     if as_json:
