@@ -61,6 +61,8 @@ def registry_path(option: str | None) -> Path:
 def load_registry(path: Path, *, check_files: bool = True) -> Registry:
     """Read and validate a registry, raising InputError naming file, line and key."""
     display = str(path)
+    if not path.exists() and not path.is_symlink():
+        raise InputError([Problem(display, None, "", _not_found(path))])
     located = load_yaml_file(path, display)
     problems: list[Problem] = []
 
@@ -124,6 +126,17 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
     if problems:
         raise InputError(problems)
     return Registry(path=path, content=content, located=located)
+
+
+def _not_found(path: Path) -> str:
+    """What to do when there is no registry: a new user's first command lands here."""
+    init = "migrate init" if path.parent == Path(".") else f"migrate init {path.parent}"
+    if path.name != DEFAULT_REGISTRY:
+        return f"file not found; check the path (`{init}` creates a {DEFAULT_REGISTRY})"
+    return (
+        f"file not found; no registry here yet: `{init}` creates a workspace with one, or give "
+        f"its path with --registry FILE or ${REGISTRY_ENV}"
+    )
 
 
 def _yaml_kind(value: Any) -> str:
