@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from migrate.errors import InputError, Problem
-from migrate.registry.schema import Dependency, Model, RegistryFile, Settings
+from migrate.registry.schema import Dependency, Model, RegistryFile, Settings, keys_at
 from migrate.yamlsource import KeyPath, Located, format_key_path, load_yaml_file
 
 DEFAULT_REGISTRY = "models.yaml"
@@ -168,7 +169,7 @@ _EXPECTED = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
-    "date_type": "a date",
+    "date_type": "a date, YYYY-MM-DD",
 }
 
 
@@ -184,13 +185,21 @@ def _explain(exc: ValidationError, data: Any) -> list[tuple[KeyPath, str]]:
     for error in exc.errors():
         real, member, union_at = _split_loc(tuple(error["loc"]), data, error["type"])
         if member is None:
-            out.append((real, _describe(error)))
+            out.append(
+                (
+                    real,
+                    _unknown_key(real) if error["type"] == "extra_forbidden" else _describe(error),
+                )
+            )
             continue
         groups.setdefault(real[:union_at], {}).setdefault(member, []).append((real, error))
     for at, members in groups.items():
         inside = [errs for errs in members.values() if any(len(p) > len(at) for p, _ in errs)]
         if inside:  # the value had that member's shape: its own errors say what is wrong
-            out.extend((p, _describe(e)) for p, e in inside[0])
+            out.extend(
+                (p, _unknown_key(p) if e["type"] == "extra_forbidden" else _describe(e))
+                for p, e in inside[0]
+            )
             continue
         errors = [e for errs in members.values() for _, e in errs]
         wanted = [_EXPECTED.get(e["type"]) for e in errors]
@@ -226,6 +235,17 @@ def _split_loc(loc: tuple[Any, ...], data: Any, kind: str) -> tuple[KeyPath, str
             real.append(part)
             node = None
     return tuple(real), member, union_at
+
+
+def _unknown_key(path: KeyPath) -> str:
+    """ "unknown key", with the valid key it most looks like, or the valid keys there."""
+    allowed = keys_at(path[:-1])
+    if not allowed or not isinstance(path[-1], str):
+        return "unknown key"
+    close = difflib.get_close_matches(path[-1], allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key (did you mean '{close[0]}'?)"
+    return f"unknown key (expected one of: {', '.join(allowed)})"[:300]
 
 
 def _describe(error: Any) -> str:
