@@ -18,6 +18,7 @@ from migrate.yamlsource import KeyPath, Located, format_key_path, load_yaml_file
 DEFAULT_REGISTRY = "models.yaml"
 REGISTRY_ENV = "MIGRATE_REGISTRY"
 DEPENDENCY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_LISTED = 20  # dependency ids an "unknown dependency" message lists at most
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,20 @@ class Registry:
 
     def display_path(self) -> str:
         return self.located.file
+
+    def unknown_dependency(self, name: str) -> str:
+        """Why `name` is no dependency, with the closest id and the ids there are."""
+        ids = list(self.dependencies)
+        if not ids:
+            return f"unknown dependency '{name}': {self.display_path()} has no dependencies yet"
+        close = difflib.get_close_matches(name, ids, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        shown = ", ".join(ids[:_LISTED])
+        more = f" and {len(ids) - _LISTED} more" if len(ids) > _LISTED else ""
+        return (
+            f"unknown dependency '{name}'{hint}; the dependencies in {self.display_path()} "
+            f"are: {shown}{more}"
+        )
 
 
 def registry_path(option: str | None) -> Path:
