@@ -13,13 +13,17 @@ from typing import Annotated
 
 import typer
 
-from migrate import __version__
 from migrate.cli_cases import cases_app
-from migrate.cli_common import JsonOption, RegistryOption, TodayOption
-from migrate.cli_common import invoke as _invoke
-from migrate.cli_common import now as _now
-from migrate.cli_common import parse_today as _parse_today
-from migrate.cli_common import registry_file as _registry
+from migrate.cli_common import (
+    JsonOption,
+    RegistryOption,
+    TodayOption,
+    now,
+    parse_today,
+    registry_of,
+    run_command,
+    show_version,
+)
 
 app = typer.Typer(
     name="migrate",
@@ -34,26 +38,31 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"migrate {__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
 def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+            "--version", callback=show_version, is_eager=True, help="Show the version and exit."
         ),
     ] = False,
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            "--registry",
+            "-r",
+            metavar="FILE",
+            help="The registry file for the command that follows (its own --registry wins) "
+            "[default: $MIGRATE_REGISTRY, else ./models.yaml].",
+        ),
+    ] = None,
 ) -> None:
     """Turn LLM model migration from a fire drill into a calendar event."""
 
 
 @app.command()
 def check(
+    ctx: typer.Context,
     registry: RegistryOption = None,
     today: TodayOption = None,
     json: JsonOption = False,
@@ -70,24 +79,28 @@ def check(
     margin without an approved sign-off. Fast enough for a pre-commit hook."""
     from migrate.commands import check as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, json, deep, os.environ))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, json, deep, os.environ))
 
 
 @app.command()
 def status(
-    registry: RegistryOption = None, today: TodayOption = None, json: JsonOption = False
+    ctx: typer.Context,
+    registry: RegistryOption = None,
+    today: TodayOption = None,
+    json: JsonOption = False,
 ) -> None:
     """One table: dependency, model, retirement, days left, window, last verdict, sign-off,
     baseline age and owner activity."""
     from migrate.commands import status as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, json))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, json))
 
 
 @app.command()
 def calendar(
+    ctx: typer.Context,
     registry: RegistryOption = None,
     today: TodayOption = None,
     out: Annotated[
@@ -111,12 +124,13 @@ def calendar(
     """Write the ICS feed of migration windows, review meetings and retirement deadlines."""
     from migrate.commands import calendar as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, out, owner, quarters, json))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, out, owner, quarters, json))
 
 
 @app.command()
 def plan(
+    ctx: typer.Context,
     registry: RegistryOption = None,
     today: TodayOption = None,
     quarter: Annotated[
@@ -138,12 +152,13 @@ def plan(
     runbooks/<quarter>/, keeping every ticked box and every line a person added."""
     from migrate.commands import plan as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, quarter, write, json))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, quarter, write, json))
 
 
 @app.command(name="run")
 def run_(
+    ctx: typer.Context,
     dependency: Annotated[str, typer.Argument(help="The dependency id from the registry.")],
     registry: RegistryOption = None,
     today: TodayOption = None,
@@ -212,10 +227,10 @@ def run_(
     and write the sign-off report. The exit code is the verdict."""
     from migrate.commands import run as command
 
-    day = _parse_today(today)
-    _invoke(
+    day = parse_today(today)
+    run_command(
         lambda: command.run(
-            _registry(registry),
+            registry_of(ctx, registry),
             day,
             dependency,
             candidates=candidate or None,
@@ -228,13 +243,14 @@ def run_(
             use_cache=cache,
             progress=progress,
             as_json=json,
-            now=_now,
+            now=now,
         )
     )
 
 
 @app.command()
 def report(
+    ctx: typer.Context,
     run: Annotated[
         str, typer.Argument(help="A run directory, or a run id (searched under runbooks/).")
     ],
@@ -245,7 +261,7 @@ def report(
     without a model call."""
     from migrate.commands import report as command
 
-    _invoke(lambda: command.run(_registry(registry), run, json, _now))
+    run_command(lambda: command.run(registry_of(ctx, registry), run, json, now))
 
 
 class Decision(StrEnum):
@@ -256,6 +272,7 @@ class Decision(StrEnum):
 
 @app.command()
 def signoff(
+    ctx: typer.Context,
     dependency: Annotated[str, typer.Argument(help="The dependency id from the registry.")],
     decision: Annotated[
         Decision,
@@ -293,10 +310,10 @@ def signoff(
     Signed-off-by trailer. Nothing is pushed."""
     from migrate.commands import signoff as command
 
-    day = _parse_today(today)
-    _invoke(
+    day = parse_today(today)
+    run_command(
         lambda: command.run(
-            _registry(registry),
+            registry_of(ctx, registry),
             day,
             dependency,
             decision.value,
@@ -312,6 +329,7 @@ def signoff(
 
 @app.command()
 def sync(
+    ctx: typer.Context,
     registry: RegistryOption = None,
     today: TodayOption = None,
     feed: Annotated[
@@ -334,12 +352,13 @@ def sync(
     feed; report (or write) the differences."""
     from migrate.commands import sync as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(_registry(registry), day, feed, write, json))
+    day = parse_today(today)
+    run_command(lambda: command.run(registry_of(ctx, registry), day, feed, write, json))
 
 
 @app.command()
 def scan(
+    ctx: typer.Context,
     path: Annotated[
         Path | None,
         typer.Argument(help="The repository to scan [default: the registry's repository]."),
@@ -351,7 +370,7 @@ def scan(
     Exit 1 when there are any."""
     from migrate.commands import scan as command
 
-    _invoke(lambda: command.run(_registry(registry), path, json))
+    run_command(lambda: command.run(registry_of(ctx, registry), path, json))
 
 
 @app.command()
@@ -364,8 +383,8 @@ def init(
     quarterly workflow and a pre-commit entry."""
     from migrate.commands import init as command
 
-    day = _parse_today(today)
-    _invoke(lambda: command.run(directory, force, day))
+    day = parse_today(today)
+    run_command(lambda: command.run(directory, force, day))
 
 
 app.add_typer(cases_app)

@@ -11,9 +11,9 @@ from migrate.cli_common import (
     JsonOption,
     RegistryOption,
     TodayOption,
-    invoke,
     parse_today,
-    registry_file,
+    registry_of,
+    run_command,
 )
 
 cases_app = typer.Typer(
@@ -28,6 +28,7 @@ cases_app = typer.Typer(
 
 @cases_app.command(name="import")
 def import_(
+    ctx: typer.Context,
     dependency: Annotated[str, typer.Argument(help="The dependency id from the registry.")],
     file: Annotated[
         Path,
@@ -87,9 +88,9 @@ def import_(
     from migrate.commands import cases as command
 
     day = parse_today(today)
-    invoke(
+    run_command(
         lambda: command.import_(
-            registry_file(registry),
+            registry_of(ctx, registry),
             day,
             dependency,
             file,

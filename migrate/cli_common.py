@@ -1,5 +1,5 @@
-"""What every command line shares: the registry, --today and --json options, the one clock,
-and the handler that turns a user error into one message and its exit code."""
+"""What every command line command shares: the common options, how they are read, the one
+clock, and the one handler that maps a user-facing error to a message and an exit code."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from migrate import __version__
 from migrate.errors import ExitCode, MigrateError
 
 
@@ -20,6 +21,7 @@ def now() -> dt.datetime:
 
 
 def parse_today(value: str | None) -> dt.date:
+    """`--today` as a date, or the local date when it is not given."""
     if value is None:
         return dt.datetime.now().astimezone().date()
     try:
@@ -56,7 +58,7 @@ TodayOption = Annotated[
 ]
 
 
-def invoke(command: Callable[[], int]) -> None:
+def run_command(command: Callable[[], int]) -> None:
     """Run a command; map user errors to one message and the documented exit code."""
     try:
         code = command()
@@ -80,7 +82,19 @@ def invoke(command: Callable[[], int]) -> None:
     raise typer.Exit(int(code))
 
 
-def registry_file(option: Path | None) -> Path:
+def registry_of(ctx: typer.Context, option: Path | None) -> Path:
+    """The registry: the command's own --registry, else the one given before the command
+    (`migrate --registry FILE plan`), else $MIGRATE_REGISTRY, else ./models.yaml."""
     from migrate.registry.load import registry_path
 
-    return registry_path(str(option) if option else None)
+    source = ctx.get_parameter_source("registry")
+    given_here = option is not None and source is not None and source.name == "COMMANDLINE"
+    before = ctx.find_root().params.get("registry")
+    chosen = option if given_here or before is None else before
+    return registry_path(str(chosen) if chosen else None)
+
+
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"migrate {__version__}")
+        raise typer.Exit()

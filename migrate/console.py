@@ -28,6 +28,11 @@ def print_json(data: Any) -> None:
     sys.stdout.write(to_json(data) + "\n")
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 day`, `2 days`, `0 errors`: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else (many or noun + 's')}"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A left-aligned text table; cells are str()-ed, None shows as '-'."""
     cells = [[("-" if c is None else str(c)) for c in row] for row in rows]

@@ -26,6 +26,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from migrate.console import plural
 from migrate.errors import MigrateError
 from migrate.files import relative_to
 
@@ -118,6 +119,7 @@ class Templates:
             auto_reload=True,
         )
         self.environment.filters["oneline"] = oneline
+        self.environment.filters["plural"] = plural
 
     def source_of(self, name: str) -> str:
         """Where `name` would be read from: the override's path or `migrate/templates/NAME`."""

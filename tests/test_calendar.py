@@ -174,20 +174,35 @@ def test_descriptions_say_what_to_do_without_counting_from_today(
     calendar(cli, example_workspace)
     found = events((example_workspace / FEED).read_bytes())
     window = str(found[f"window-2027Q1@{NAME}"]["DESCRIPTION"])
-    assert str(found[f"window-2027Q1@{NAME}"]["SUMMARY"]) == (
-        "Migration window 2027Q1 (7 due, 3 urgent)"
-    )
-    assert "billing-summarizer - URGENT\n  Model: openai/gpt-4o-2024-08-06\n" in window
-    assert "  Retires: 2027-01-14, 6 days after this window opens\n" in window
-    assert "  Runbook: runbooks/2027Q1/billing-summarizer.md\n" in window
-    assert "  Run: migrate run billing-summarizer\n" in window
-    assert "  Owners: bob@example.com, carol@example.com\n" in window
+    # billing-summarizer, ticket-classifier and support-reply-drafter are urgent (their
+    # latest safe dates, Dec 15 and Oct 31, come before the Jan 8 window): due now, so the
+    # window lists the other four only
+    assert str(found[f"window-2027Q1@{NAME}"]["SUMMARY"]) == "Migration window 2027Q1 (4 due)"
+    for urgent in ("billing-summarizer", "ticket-classifier", "support-reply-drafter"):
+        assert urgent not in window
+        assert urgent not in str(found[f"review-2027Q1@{NAME}"]["DESCRIPTION"])
+    assert "contract-extractor\n  Model: bedrock/anthropic.claude-sonnet-4-5" in window
+    assert "  Retires: 2027-04-08, 90 days after this window opens\n" in window
+    assert "  Runbook: runbooks/2027Q1/contract-extractor.md\n" in window
+    assert "  Run: migrate run contract-extractor\n" in window
+    assert "  Owners: erin@example.com\n" in window
     deadline = str(found[BILLING]["DESCRIPTION"])
+    assert str(found[BILLING]["SUMMARY"]) == (
+        "billing-summarizer: openai/gpt-4o-2024-08-06 retires (URGENT: migrate now)"
+    )
     assert "Latest safe date: 2026-12-15, 30 days before this deadline" in deadline
+    assert "Urgent: no migration window ends by the latest safe date: migrate now" in deadline
+    assert "window 2027Q1" not in deadline
     assert "Owners: alice@example.com" in deadline
-    assert "Runbook: runbooks/2027Q1/billing-summarizer.md" in deadline
+    # filed under the current quarter (Nov 2): `migrate plan` writes it there
+    assert "Runbook: runbooks/2026Q4/billing-summarizer.md" in deadline
+    assert "  migrate plan\n" in deadline
     assert "  migrate run billing-summarizer" in deadline
     assert "  migrate signoff billing-summarizer --by alice@example.com" in deadline
+    contract = str(found[CONTRACT]["DESCRIPTION"])
+    assert "Due in migration window 2027Q1 (2027-01-08 to 2027-01-28), which opens" in contract
+    assert "Runbook: runbooks/2027Q1/contract-extractor.md" in contract
+    assert "migrate now" not in contract
     later = str(found[f"window-2027Q2@{NAME}"]["SUMMARY"])
     assert later == "Migration window 2027Q2 (nothing due yet)"
     for event in found.values():
@@ -369,9 +384,10 @@ def test_owner_feed_has_only_their_dependencies(cli: CliRunner, example_workspac
     # every window and review is published, listing only alice's dependencies
     assert len([u for u in found if not u.startswith("retirement-")]) == 8
     window = found[f"window-2027Q1@{slug}"]
-    assert str(window["SUMMARY"]) == "Migration window 2027Q1 (2 due, 1 urgent)"
+    assert str(window["SUMMARY"]) == "Migration window 2027Q1 (1 due)"
     text = str(window["DESCRIPTION"])
-    assert "billing-summarizer" in text and "faq-answerer" in text
+    assert "faq-answerer" in text  # billing-summarizer is urgent: due now, in no window
+    assert "billing-summarizer" not in text
     assert "ticket-classifier" not in text
     assert "X-WR-CALNAME:LLM model migrations (alice@example.com)" in unfolded(data)
     assert not (example_workspace / FEED).exists()

@@ -76,7 +76,7 @@ def test_icaljs_reads_every_event_as_written(cli: CliRunner, example_workspace: 
     window = found[f"window-2027Q1@{NAME}"]
     assert (window["start"], window["end"], window["isDate"]) == ("2027-01-08", "2027-01-29", True)
     assert window["transp"] == "TRANSPARENT"
-    assert "Runbook: runbooks/2027Q1/billing-summarizer.md" in window["description"]
+    assert "Runbook: runbooks/2027Q1/contract-extractor.md" in window["description"]
 
     winter, summer = found[f"review-2027Q1@{NAME}"], found[f"review-2027Q2@{NAME}"]
     assert (winter["isDate"], winter["tzid"]) == (False, "Europe/Berlin")
@@ -159,7 +159,7 @@ def test_calcurse_imports_everything_and_skips_nothing(
         return matching[0]
 
     # a window: an all-day event on every day from the 8th to the 28th (exclusive DTEND)
-    assert line_of("Migration window 2027Q1 (7 due, 3 urgent)").startswith(
+    assert line_of("Migration window 2027Q1 (4 due)").startswith(
         "01/08/2027 [1] {1D -> 01/28/2027}"
     )
     # the review at 10:00 Berlin time is 09:00 UTC in winter, 08:00 UTC in summer
@@ -169,11 +169,11 @@ def test_calcurse_imports_everything_and_skips_nothing(
     assert line_of("|Model migration review 2027Q2").startswith(
         "04/08/2027 @ 08:00 -> 04/08/2027 @ 09:00"
     )
-    assert line_of("billing-summarizer: openai/gpt-4o-2024-08-06 retires").startswith(
-        "01/14/2027 [1] "
-    )
+    assert line_of(
+        "billing-summarizer: openai/gpt-4o-2024-08-06 retires (URGENT: migrate now)"
+    ).startswith("01/14/2027 [1] ")
     notes = sorted((data / "notes").iterdir())
     assert any(
-        "Runbook: runbooks/2027Q1/billing-summarizer.md" in n.read_text(encoding="utf-8")
+        "Runbook: runbooks/2026Q4/billing-summarizer.md" in n.read_text(encoding="utf-8")
         for n in notes
     ), "descriptions are imported as notes"

@@ -71,7 +71,7 @@ def test_check_passes_quietly_far_from_retirement(tmp_path: Path, cli: CliRunner
     result = check(cli, path)
     assert result.exit_code == 0
     assert result.stderr == ""
-    assert result.stdout == f"{path}: 1 dependencies, 2 models, 0 errors, 0 warnings\n"
+    assert result.stdout == f"{path}: 1 dependency, 2 models, 0 errors, 0 warnings\n"
 
 
 def test_check_warns_when_a_retirement_is_near(tmp_path: Path, cli: CliRunner) -> None:
@@ -81,7 +81,7 @@ def test_check_warns_when_a_retirement_is_near(tmp_path: Path, cli: CliRunner) -
     assert result.stderr == (
         f"{path}:10: warning: summarizer: vendor/old retires on 2026-11-15 (45 days left)\n"
     )
-    assert "0 errors, 1 warnings" in result.stdout
+    assert "0 errors, 1 warning" in result.stdout
 
 
 def test_check_warning_horizon_is_the_earliest_reminder(tmp_path: Path, cli: CliRunner) -> None:
@@ -108,7 +108,7 @@ def test_check_error_says_what_to_run(tmp_path: Path, cli: CliRunner) -> None:
         "the 30-day safety margin, and no migration is approved: run `migrate run summarizer` "
         "and `migrate signoff summarizer`\n"
     )
-    assert "1 errors, 0 warnings" in result.stdout
+    assert "1 error, 0 warnings" in result.stdout
 
 
 def test_an_approved_signoff_turns_the_error_into_a_warning(tmp_path: Path, cli: CliRunner) -> None:
@@ -149,7 +149,7 @@ def test_unreadable_stored_runs_are_ignored_not_fatal(tmp_path: Path, cli: CliRu
     write(tmp_path / "runbooks" / "2026Q3" / "summarizer" / "runs" / "x" / "summary.json", "{")
     result = check(cli, path)
     assert result.exit_code == 0
-    assert result.stdout == f"{path}: 1 dependencies, 2 models, 0 errors, 0 warnings\n"
+    assert result.stdout == f"{path}: 1 dependency, 2 models, 0 errors, 0 warnings\n"
     assert result.stderr == ""
 
 
@@ -197,7 +197,7 @@ def test_check_json_shape(tmp_path: Path, cli: CliRunner) -> None:
             }
         ],
     }
-    assert data["errors"][0]["message"].startswith("vendor/old retired on 2026-09-30 (1 days ago)")
+    assert data["errors"][0]["message"].startswith("vendor/old retired on 2026-09-30 (1 day ago)")
 
 
 def test_check_json_when_all_is_well(tmp_path: Path, cli: CliRunner) -> None:
@@ -210,7 +210,7 @@ def test_check_json_when_all_is_well(tmp_path: Path, cli: CliRunner) -> None:
 def test_check_on_the_bundled_example(example_workspace: Path, cli: CliRunner) -> None:
     ok = invoke(cli, "check", "--today", "2026-10-01", cwd=example_workspace)
     assert ok.exit_code == 0, ok.stderr
-    assert ok.stdout == "models.yaml: 7 dependencies, 15 models, 0 errors, 1 warnings\n"
+    assert ok.stdout == "models.yaml: 7 dependencies, 15 models, 0 errors, 1 warning\n"
     assert ok.stderr == (
         "models.yaml:114: warning: support-reply-drafter: anthropic/claude-sonnet-4-5-20250929 "
         "retires on 2026-11-30 (60 days left)\n"
@@ -278,7 +278,8 @@ def test_planning_commands_never_import_litellm(
 # --- status ------------------------------------------------------------------------------
 
 STATUS_FIELDS = {
-    "dependency", "model", "retires", "days_left", "window_start", "window_end", "urgent",
+    "dependency", "model", "retires", "days_left", "deadline", "days_to_deadline",
+    "window_start", "window_end", "urgent",
     "reasons", "last_run", "last_verdict", "signoff", "baseline_age_days", "owners",
     "owner_activity", "suite",
 }  # fmt: skip
@@ -304,6 +305,8 @@ def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -
         "model": "vendor/old",
         "retires": "2027-04-19",
         "days_left": 200,
+        "deadline": "2027-03-20",  # 30 days before
+        "days_to_deadline": 170,
         "window_start": "2026-10-08",
         "window_end": "2026-10-28",
         "urgent": False,
@@ -352,8 +355,22 @@ def test_status_table(tmp_path: Path, cli: CliRunner) -> None:
                    "sign-off", "baseline age", "owner activity"):  # fmt: skip
         assert column in header
     assert set(rule) <= {"-", " "}
-    assert row.split() == ["summarizer", "vendor/old", "2026-11-10", "40", "URGENT", "(now)",
-                           "-", "-", "none", "unknown"]  # fmt: skip
+    # due now, no window: by its latest safe date, 2026-11-10 - 30 days, 10 days from today
+    assert row.split() == ["summarizer", "vendor/old", "2026-11-10", "40", "URGENT:", "now,",
+                           "by", "2026-10-11", "(in", "10", "days)", "-", "-", "none",
+                           "unknown"]  # fmt: skip
+
+
+def test_status_of_an_urgent_dependency_says_when_its_safe_date_passed(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    path = workspace(tmp_path, days(29))  # the latest safe date was yesterday
+    row = status(cli, path).stdout.splitlines()[2]
+    assert "URGENT: now (safe date 2026-09-30 passed 1 day ago)" in row
+    (data,) = json.loads(status(cli, path, "--json").stdout)
+    assert data["urgent"] is True
+    assert (data["window_start"], data["window_end"]) == (None, None)
+    assert (data["deadline"], data["days_to_deadline"]) == ("2026-09-30", -1)
 
 
 def test_status_outside_git_does_not_guess_owner_activity(tmp_path: Path, cli: CliRunner) -> None:
@@ -425,3 +442,15 @@ def test_check_finds_a_case_without_the_expected_its_checks_use(
     assert result.exit_code == 2
     assert "summary.jsonl:2: expected: case 'two' has no 'expected'" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_count_of_one_is_singular(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(1))
+    result = check(cli, path)
+    assert result.exit_code == 1
+    assert result.stdout == f"{path}: 1 dependency, 2 models, 1 error, 0 warnings\n"
+    assert "vendor/old retires on 2026-10-02 (1 day left), inside the 30-day" in result.stderr
+    today = check(cli, workspace(tmp_path, days(0)))
+    assert "vendor/old retires today (2026-10-01), inside the 30-day" in today.stderr
+    passed = check(cli, workspace(tmp_path, days(-1)))
+    assert "vendor/old retired on 2026-09-30 (1 day ago)" in passed.stderr

@@ -3,6 +3,9 @@ tests/test_docs.py does for its documentation)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import typer
 from conftest import invoke
@@ -84,3 +87,41 @@ def test_commands_that_read_the_registry_take_registry_and_json(cli: CliRunner, 
     flags = {flag for p in LEAVES[name].params for flag in p.opts}
     assert {"--registry", "--json"} <= flags
     assert "MIGRATE_REGISTRY" in invoke(cli, *name.split(), "--help").stdout
+
+
+REGISTRY = """\
+version: 1
+models:
+  vendor/old: {retires: 2027-06-30}
+dependencies:
+  DEP:
+    model: vendor/old
+    owners: [alice@example.com]
+"""
+
+
+def test_registry_before_the_command_works_as_the_help_says(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("first", "second", "third"):
+        (tmp_path / f"{name}.yaml").write_text(REGISTRY.replace("DEP", f"{name}-dep"))
+
+    def due(*args: str) -> list[str]:
+        result = invoke(cli, *args, "--today", "2026-10-15", "--json", cwd=tmp_path)
+        assert result.exit_code == 0, result.output + result.stderr
+        return [entry["dependency"] for entry in json.loads(result.stdout)["due"]]
+
+    assert "--registry" in invoke(cli, "--help").stdout
+    assert due("--registry", "first.yaml", "plan", "--no-write") == ["first-dep"]
+    assert due("-r", "first.yaml", "plan", "--no-write") == ["first-dep"]
+    # the command's own option wins over the one before it
+    assert due("--registry", "first.yaml", "plan", "-r", "second.yaml", "--no-write") == [
+        "second-dep"
+    ]
+    # given before the command, it wins over the environment; the environment is used
+    # when neither is given
+    monkeypatch.setenv("MIGRATE_REGISTRY", "third.yaml")
+    assert due("--registry", "first.yaml", "plan", "--no-write") == ["first-dep"]
+    assert due("plan", "--no-write") == ["third-dep"]
+    status = invoke(cli, "--registry", "second.yaml", "status", "--json", cwd=tmp_path)
+    assert [row["dependency"] for row in json.loads(status.stdout)] == ["second-dep"]

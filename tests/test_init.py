@@ -243,3 +243,23 @@ def test_the_pre_commit_config_uses_migrate_hooks_and_is_valid(
     workflow = files[".github/workflows/model-migrations.yml"].decode()
     assert f'MIGRATE_REQUIREMENT: "{source.requirement}"' in workflow
     assert "@@" not in "".join(f.decode(errors="replace") for f in files.values())
+
+
+def test_a_command_in_an_empty_folder_points_to_init(cli: CliRunner, tmp_path: Path) -> None:
+    result = invoke(cli, "plan", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "migrate: error: models.yaml: file not found; no registry here yet: `migrate init` "
+        "creates a workspace with one, or give its path with --registry FILE or "
+        "$MIGRATE_REGISTRY\n"
+    )
+    elsewhere = invoke(cli, "status", "--registry", "team/models.yaml", cwd=tmp_path)
+    assert "`migrate init team` creates a workspace with one" in elsewhere.stderr
+    other = invoke(cli, "check", "--registry", "llm.yaml", cwd=tmp_path)
+    assert other.stderr == (
+        "migrate: error: llm.yaml: file not found; check the path (`migrate init` creates a "
+        "models.yaml)\n"
+    )
+    # and the advice works: init, then the same command
+    scaffolded(init(cli, tmp_path))
+    assert invoke(cli, "plan", "--no-write", cwd=tmp_path).exit_code == 0

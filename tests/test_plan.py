@@ -512,3 +512,201 @@ def test_help_describes_the_command(cli: CliRunner) -> None:
     assert result.exit_code == 0
     for option in ("--quarter", "--today", "--json", "--no-write", "--registry"):
         assert option in result.stdout
+
+
+# --- urgent: due now, in no window -------------------------------------------------------
+
+
+def test_an_urgent_dependency_is_due_now_with_no_window(
+    cli: CliRunner, workspace: dict[str, Any]
+) -> None:
+    # Retiring 2026-11-30 with a 30-day margin: the latest safe date, 2026-10-31, comes
+    # before the next window (2027-01-08), so nothing may wait for that window or its review.
+    root = workspace["root"]
+    write(root / "models.yaml", REGISTRY.replace("retires: 2027-03-31", "retires: 2026-11-30"))
+    data = plan_json(cli, root)
+    assert data["quarter"] == "2027Q1"
+    for entry in data["due"]:
+        assert entry["urgent"] is True
+        assert (entry["window_start"], entry["window_end"]) == (None, None)
+        assert entry["deadline"] == "2026-10-31"
+        # filed under the quarter of today (2026-10-15), not under the window's
+        assert entry["runbook"] == f"runbooks/2026Q4/{entry['dependency']}.md"
+        assert entry["runbook_status"] == "created"
+    assert not (root / "runbooks" / "2027Q1").exists()
+    text = (root / "runbooks" / "2026Q4" / "billing-summarizer.md").read_text()
+    assert text.startswith("# Migration runbook: billing-summarizer (2026Q4)\n")
+    for expected in [
+        "**Urgent: no migration window ends 30 days before the retirement date. Migrate now, "
+        "by 2026-10-31 (in 16 days).**",
+        "- Latest safe date: 2026-10-31 (in 16 days; 30 days before retirement)",
+        "- Migration window: none; no window ends by the latest safe date, so it is due now",
+        "- Review meeting: none before the latest safe date; decide and sign off without "
+        "waiting for one",
+        "- `retiring`: openai/gpt-4o-2024-08-06 retires on 2026-11-30 (46 days left) and no "
+        "migration window ends 30 days before that: migrate now, by 2026-10-31.",
+    ]:
+        assert expected in text, expected
+    assert "2027-01" not in text  # neither the window nor the review after the deadline
+    assert "opens in" not in text
+    human = plan(cli, root, "--no-write").stdout
+    assert "2 due (2 urgent: due now, not in this window)" in human
+    row = next(line for line in human.splitlines() if line.startswith("legacy-tagger"))
+    assert "URGENT  none: due now  2026-10-31" in row
+    assert row.endswith("runbooks/2026Q4/legacy-tagger.md")
+    assert "they go under runbooks/2026Q4/." in human
+
+
+def test_an_urgent_runbook_names_the_review_only_when_it_comes_by_the_deadline(
+    cli: CliRunner, workspace: dict[str, Any]
+) -> None:
+    root = workspace["root"]
+    # Today Oct 1: the Oct 8-28 window ends after the latest safe date (Oct 16), but its
+    # review meeting (Oct 8) comes before it.
+    write(root / "models.yaml", REGISTRY.replace("retires: 2027-03-31", "retires: 2026-11-15"))
+    result = invoke(cli, "plan", "--today", "2026-10-01", "--json", cwd=root)
+    entry = by_dependency(json.loads(result.stdout))["billing-summarizer"]
+    assert (entry["urgent"], entry["window_start"], entry["deadline"]) == (
+        True,
+        None,
+        "2026-10-16",
+    )
+    text = (root / entry["runbook"]).read_text()
+    assert entry["runbook"] == "runbooks/2026Q4/billing-summarizer.md"
+    assert "- Review meeting: 2026-10-08, 10:00 to 11:00 (Europe/Berlin)" in text
+    assert "- Migration window: none; no window ends by the latest safe date" in text
+
+
+def test_a_runbook_says_the_plan_command_as_it_was_given(
+    cli: CliRunner, workspace: dict[str, Any]
+) -> None:
+    root = workspace["root"]
+    path = root / "runbooks" / "2027Q1" / "billing-summarizer.md"
+    plan_json(cli, root)
+    assert "Written by `migrate plan`.\n" in path.read_text()
+    assert "--quarter" not in path.read_text()
+    plan_json(cli, root, "--quarter", "2027Q1")
+    text = path.read_text()
+    assert "Written by `migrate plan --quarter 2027Q1`.\n" in text
+    assert text.count("Written by") == 1  # a fact, rewritten: never kept as a stale copy
+
+
+def test_a_runbook_of_an_earlier_release_loses_its_old_header_line(
+    cli: CliRunner, workspace: dict[str, Any]
+) -> None:
+    root = workspace["root"]
+    path = root / "runbooks" / "2027Q1" / "billing-summarizer.md"
+    plan_json(cli, root)
+    fresh = path.read_text()
+    # what the header said before it moved into the facts, with a person's note below it
+    old = fresh.replace(
+        "Tick the boxes and add notes on their own\n",
+        "Written by `migrate plan --quarter 2027Q1`. Tick the boxes and add notes on their own\n"
+        "Our own note.\n",
+    )
+    path.write_text(old)
+    plan_json(cli, root)
+    text = path.read_text()
+    assert "Written by `migrate plan --quarter" not in text
+    assert text.count("Our own note.\n") == 1  # kept, beside the header's lines
+    assert text.index("Our own note.") < text.index("<!-- migrate:facts:begin -->")
+    assert text.count("Tick the boxes and add notes on their own\n") == 1
+
+
+def test_a_runbook_no_longer_due_is_refreshed_not_left_to_contradict_its_signoff(
+    cli: CliRunner, workspace: dict[str, Any]
+) -> None:
+    root = workspace["root"]
+    path = root / "runbooks" / "2027Q1" / "billing-summarizer.md"
+    plan_json(cli, root)
+    text = path.read_text().replace("- [ ] Re-baseline", "- [x] Re-baseline")
+    signed = "- 2026-10-14: approve by bob@example.com on run 20261014T115500Z"
+    path.write_text(text + signed + "\n")  # as `migrate signoff` appends it
+    # The team migrated to the replacement, ran it and signed off: nothing makes it due.
+    write(
+        root / "models.yaml",
+        REGISTRY.replace(
+            "    model: openai/gpt-4o-2024-08-06\n    candidates: [openai/gpt-5.4]",
+            "    model: openai/gpt-5.4\n    candidates: [openai/gpt-4o-2024-08-06]",
+        ),
+    )
+    commit_as(root, "bob@example.com", "2026-10-14", "Switch billing to gpt-5.4")
+    store_run(
+        root,
+        finished=dt.date(2026, 10, 14),
+        dependency="billing-summarizer",
+        baseline="openai/gpt-5.4",
+        candidates={"openai/gpt-4o-2024-08-06": "PASS"},
+        suite="evals/billing.jsonl",
+        decision="approve",
+        by="bob@example.com",
+    )
+    data = plan_json(cli, root)
+    assert [e["dependency"] for e in data["due"]] == ["legacy-tagger"]
+    assert data["no_longer_due"] == [
+        {
+            "dependency": "billing-summarizer",
+            "runbook": "runbooks/2027Q1/billing-summarizer.md",
+            "runbook_status": "updated",
+        }
+    ]
+    after = path.read_text()
+    assert (
+        "**No longer due as of 2026-10-15: nothing in the registry or the run history makes "
+        "it due in 2027Q1 any more.**"
+    ) in after
+    assert "- Last run: none" not in after
+    assert (
+        "- Last run: `20261014T115500Z` on 2026-10-14: PASS (`openai/gpt-5.4` against "
+        "openai/gpt-4o-2024-08-06); signed off: approve by bob@example.com on 2026-10-14"
+    ) in after
+    assert "- Nothing makes it due in 2027Q1 any more.\n" in after
+    assert "- Migration window:" not in after and "- Review meeting:" not in after
+    assert after.endswith(f"{SIGNOFFS_MARKER}\n{signed}\n")
+    assert checked_steps(after)["rebaseline"] is True
+    human = plan(cli, root).stdout
+    assert (
+        "No longer due: billing-summarizer (runbooks/2027Q1/billing-summarizer.md refreshed "
+        "to say so)"
+    ) in human
+    assert plan_json(cli, root)["no_longer_due"][0]["runbook_status"] == "unchanged"
+
+
+def test_a_runbook_of_a_dependency_now_urgent_points_to_its_new_runbook(
+    cli: CliRunner, workspace: dict[str, Any]
+) -> None:
+    root = workspace["root"]
+    plan_json(cli, root)  # due in the 2027Q1 window
+    write(root / "models.yaml", REGISTRY.replace("retires: 2027-03-31", "retires: 2026-11-30"))
+    data = plan_json(cli, root)  # the provider moved the date: urgent now
+    assert {e["runbook"] for e in data["due"]} == {
+        "runbooks/2026Q4/billing-summarizer.md",
+        "runbooks/2026Q4/legacy-tagger.md",
+    }
+    assert [e["dependency"] for e in data["no_longer_due"]] == [
+        "billing-summarizer",
+        "legacy-tagger",
+    ]
+    old = (root / "runbooks" / "2027Q1" / "billing-summarizer.md").read_text()
+    assert (
+        "**Not due in 2027Q1 any more as of 2026-10-15: its runbook is now "
+        "`runbooks/2026Q4/billing-summarizer.md`.**"
+    ) in old
+    assert "- Migration window: 2027-01-08" not in old
+
+
+def test_a_runbook_counts_one_day_as_one_day(cli: CliRunner, workspace: dict[str, Any]) -> None:
+    root = workspace["root"]
+    write(root / "models.yaml", REGISTRY.replace("safety_margin_days: 30", "safety_margin_days: 1"))
+    store_run(
+        root,
+        finished=dt.date(2026, 10, 14),
+        dependency="billing-summarizer",
+        baseline="openai/gpt-4o-2024-08-06",
+        suite="evals/billing.jsonl",
+    )
+    text = (root / plan_json(cli, root)["due"][0]["runbook"]).read_text()
+    assert "- Latest safe date: 2027-03-30 (in 166 days; 1 day before retirement)" in text
+    assert "- Last baseline of `openai/gpt-4o-2024-08-06`: 2026-10-14 (1 day old; " in text
+    assert "keeps the 1-day safety margin" in text
+    assert " 1 days" not in text

@@ -121,7 +121,7 @@ def test_try_repo_runs_the_published_hooks(tmp_path: Path) -> None:
     passed = try_repo("migrate-check")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert re.search(r"migrate check\.+Passed", passed.stdout)
-    assert "models.yaml: 0 dependencies, 1 models, 0 errors, 0 warnings" in passed.stdout
+    assert "models.yaml: 0 dependencies, 1 model, 0 errors, 0 warnings" in passed.stdout
 
     write(target / "models.yaml", TARGET_REGISTRY + "extra: true\n")
     failed = try_repo("migrate-check")

@@ -186,7 +186,7 @@ def test_rate_limits_and_server_errors_lose_no_case(
     assert result.exit_code in (0, 1, 3), result.output
     verdict = VERDICT_OF[result.exit_code]
     said(result, root, f"{verdict}: dep (80 cases, 1 sample; ",
-         f"  openai/cand: {verdict}: 1 regressions, ")  # fmt: skip
+         f"  openai/cand: {verdict}: 1 regression, ")  # fmt: skip
     assert result.stdout.splitlines()[0].endswith(" 0 errors in the journal)")
     run_dir = run_dirs(root)[0]
     keys = journal_keys(run_dir)

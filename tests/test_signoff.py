@@ -278,6 +278,21 @@ def test_by_must_be_an_email(tmp_path: Path, cli: CliRunner) -> None:
     assert result.stderr.endswith("' is not an email address\n")
 
 
+def test_an_unknown_dependency_lists_the_dependencies(tmp_path: Path, cli: CliRunner) -> None:
+    root = workspace(tmp_path)
+    before = head(root)
+    registry = str(root / "models.yaml")
+    for name, hint in [("nosuchdep", ""), ("sumarizer", " (did you mean 'summarizer'?)")]:
+        result = invoke(cli, "signoff", name, "--registry", registry, "--today", TODAY,
+                        "--decision", "approve", "--by", "alice@example.com")  # fmt: skip
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"migrate: error: unknown dependency '{name}'{hint}; the dependencies in "
+            f"{registry} are: summarizer\n"
+        )
+    assert_nothing_recorded(root, before)
+
+
 def test_several_candidates(tmp_path: Path, cli: CliRunner) -> None:
     root = workspace(tmp_path, {"vendor/new": "FAIL", "vendor/other": "PASS"})
     result = signoff(cli, root, "--decision", "approve", "--by", "alice@example.com")
@@ -531,7 +546,7 @@ def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
             path.unlink()
     result = invoke(cli, "check", "--registry", str(clone / "models.yaml"), "--today", TODAY)
     assert result.exit_code == 0, result.stderr
-    assert "1 dependencies, 3 models, 0 errors, 1 warnings" in result.stdout
+    assert "1 dependency, 3 models, 0 errors, 1 warning" in result.stdout
     status = invoke(
         cli, "status", "--json", "--registry", str(clone / "models.yaml"), "--today", TODAY
     )

@@ -3,6 +3,9 @@
 Pure: registry, facts and today in, records out. The text of an event never mentions the
 day it was generated ("N days left from today" would change daily and make every
 subscriber's calendar flicker); days are counted from the event itself instead.
+
+An urgent dependency (no window ends by its latest safe date) is due now: no window or
+review lists it, and its deadline event says to migrate now.
 """
 
 from __future__ import annotations
@@ -145,18 +148,19 @@ def _status(due: Due) -> str | None:
     return "URGENT" if due.urgent else None
 
 
-def _commands(dep_id: str, quarter: Quarter, owners: Sequence[str]) -> list[str]:
+def _commands(dep_id: str, quarter: Quarter | None, owners: Sequence[str]) -> list[str]:
+    """What to run; `quarter` None for an urgent dependency (`migrate plan` files its runbook
+    under the current quarter)."""
     by = owners[0] if owners else "EMAIL"
     return [
-        f"migrate plan --quarter {quarter}",
+        f"migrate plan --quarter {quarter}" if quarter else "migrate plan",
         f"migrate run {dep_id}",
         f"migrate signoff {dep_id} --by {by} --decision approve|reject|keep",
     ]
 
 
 def _window_entry(due: Due, registry: Registry, quarter: Quarter, window: Window) -> list[str]:
-    status = _status(due)
-    lines = [f"{due.dependency} - {status}" if status else due.dependency]
+    lines = [due.dependency]
     lines.append(f"  Model: {due.model}")
     lines.append(f"  Why: {', '.join(str(r) for r in due.reasons)}")
     opens = "this window opens"
@@ -164,10 +168,9 @@ def _window_entry(due: Due, registry: Registry, quarter: Quarter, window: Window
         verb = "Retired" if Reason.OVERDUE in due.reasons else "Retires"
         lines.append(f"  {verb}: {due.retires}, {_relative(due.retires, window.start, opens)}")
     if due.deadline is not None:
-        line = f"  Latest safe date: {due.deadline}, {_relative(due.deadline, window.start, opens)}"
-        if due.urgent:
-            line += " - migrate now, do not wait for the window"
-        lines.append(line)
+        lines.append(
+            f"  Latest safe date: {due.deadline}, {_relative(due.deadline, window.start, opens)}"
+        )
     replacement = registry.model(due.model).replacement
     if replacement:
         lines.append(f"  Replacement: {replacement}")
@@ -181,12 +184,7 @@ def _window_event(
     info: FeedInfo, registry: Registry, quarter: Quarter, due: list[Due], meeting: Meeting
 ) -> Event:
     window = migration_window(quarter, registry.settings.window)
-    urgent = sum(1 for d in due if d.urgent)
-    if due:
-        counted = f"{len(due)} due" + (f", {urgent} urgent" if urgent else "")
-        listed = f"{len(due)}" + (f" ({urgent} urgent)" if urgent else "")
-    else:
-        counted = "nothing due yet"
+    counted = f"{len(due)} due" if due else "nothing due yet"
     lines = [
         f"Migration window {quarter}: {_span(window)}.",
         "Re-baseline each dependency below against its current model, evaluate the "
@@ -195,7 +193,7 @@ def _window_event(
     ]
     whose = f" for {info.owner}" if info.owner else ""
     if due:
-        lines.append(f"Due in this window{whose}: {listed}.")
+        lines.append(f"Due in this window{whose}: {len(due)}.")
         for entry in due:
             lines.append("")
             lines.extend(_window_entry(entry, registry, quarter, window))
@@ -223,10 +221,7 @@ def _review_event(
     whose = f" for {info.owner}" if info.owner else ""
     lines = [f"Quarterly review of the {quarter} migration window, {window.start} to {window.end}."]
     if due:
-        urgent = [d.dependency for d in due if d.urgent]
         lines.append(f"Due in the window{whose}: {', '.join(d.dependency for d in due)}.")
-        if urgent:
-            lines.append(f"Urgent: {', '.join(urgent)}.")
     else:
         lines.append(f"Nothing is due in the window{whose} yet.")
     lines += [
@@ -274,6 +269,7 @@ def _retirement_event(
     quarter: Quarter,
     due: Due | None,
 ) -> Event:
+    """The deadline event; `quarter` is the one its runbook is filed under."""
     settings = registry.settings
     model = registry.model(dep.model)
     margin = settings.safety_margin_days
@@ -290,23 +286,25 @@ def _retirement_event(
         lines.append(f"Replacement: {model.replacement}")
     if dep.candidates:
         lines.append(f"Candidates: {', '.join(dep.candidates)}")
-    window = migration_window(quarter, settings.window)
-    if due is not None:
-        planned = (
-            f"Due in migration window {quarter} ({window.start} to {window.end}), which opens "
-            f"{_relative(window.start, retires, this)}"
+    urgent = due is not None and due.urgent
+    if due is not None and due.window is not None:
+        window = due.window
+        lines.append(
+            f"Due in migration window {window.quarter} ({window.start} to {window.end}), which "
+            f"opens {_relative(window.start, retires, this)}."
         )
-        if due.urgent:
-            planned += " and ends after the latest safe date: urgent, migrate now."
-        else:
-            planned += "."
-        lines.append(planned)
+    elif urgent:
+        lines.append(
+            "Urgent: no migration window ends by the latest safe date: migrate now, do not "
+            "wait for a window or a review."
+        )
+    if due is not None:
         lines.append(f"Why: {', '.join(str(r) for r in due.reasons)}")
     lines += [
         f"Owners: {', '.join(dep.owners)}",
         f"Runbook: {runbook_path(quarter, dep_id)}",
         "Commands:",
-        *(f"  {command}" for command in _commands(dep_id, quarter, dep.owners)),
+        *(f"  {c}" for c in _commands(dep_id, None if urgent else quarter, dep.owners)),
     ]
     if model.source:
         lines.append(f"Notice: {model.source}")
@@ -317,7 +315,8 @@ def _retirement_event(
     return Event(
         uid=f"{Kind.RETIREMENT}-{_uid_part(dep_id)}-{_uid_part(dep.model)}@{info.slug}",
         kind=Kind.RETIREMENT,
-        summary=f"{dep_id}: {dep.model} retires",
+        summary=f"{dep_id}: {dep.model} retires"
+        + (f" ({_status(due)}: migrate now)" if due is not None and due.urgent else ""),
         description="\n".join(lines),
         start=retires,
         end=retires + dt.timedelta(days=1),
@@ -353,10 +352,14 @@ def feed_events(
     placed = first_due_windows(registry, facts, today, horizon)
     events: list[Event] = []
     due_in: dict[str, tuple[Quarter, Due]] = {}
+    now = Quarter.containing(today)  # an urgent dependency's runbook is filed under it
     for quarter in horizon:
-        due = [d for d in placed.get(quarter, []) if d.dependency in dependencies]
-        for entry in due:
-            due_in[entry.dependency] = (quarter, entry)
+        due = []
+        for entry in placed.get(quarter, []):
+            if entry.dependency in dependencies:
+                due_in[entry.dependency] = (now if entry.urgent else quarter, entry)
+                if not entry.urgent:  # due now: in no window
+                    due.append(entry)
         meeting = review_meeting(quarter, settings.review, settings.tz)
         events.append(_window_event(info, registry, quarter, due, meeting))
         events.append(_review_event(info, registry, quarter, due, meeting))

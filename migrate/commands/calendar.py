@@ -13,7 +13,7 @@ from pathlib import Path
 from migrate.calendar.events import feed_events
 from migrate.calendar.feed import Change, default_feed_path, render_feed
 from migrate.calendar.previous import PreviousFeedError
-from migrate.console import print_json, say, warn
+from migrate.console import plural, print_json, say, warn
 from migrate.errors import ExitCode, UsageError
 from migrate.files import write_atomic
 from migrate.history.git import last_commit_time
@@ -115,5 +115,5 @@ def run(
     if extra:
         detail += "; " + ", ".join(extra)
     verb = "Wrote" if written else "Up to date:"
-    say(f"{verb} {target}: {feed.published} events for {span} ({detail})")
+    say(f"{verb} {target}: {plural(feed.published, 'event')} for {span} ({detail})")
     return ExitCode.OK

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from migrate.console import print_json, say, warn
+from migrate.console import plural, print_json, say, warn
 from migrate.errors import ExitCode, InputError, Problem
 from migrate.history.git import GitFacts
 from migrate.history.runs import read_runs
@@ -86,8 +86,9 @@ def run(
             subject = f"{f.dependency}: " if f.dependency else ""
             warn(f"{where}: {f.level}: {subject}{f.message}")
         say(
-            f"{registry.display_path()}: {len(registry.dependencies)} dependencies, "
-            f"{len(registry.models)} models, {len(errors)} errors, "
-            f"{len(found) - len(errors)} warnings"
+            f"{registry.display_path()}: "
+            f"{plural(len(registry.dependencies), 'dependency', 'dependencies')}, "
+            f"{plural(len(registry.models), 'model')}, {plural(len(errors), 'error')}, "
+            f"{plural(len(found) - len(errors), 'warning')}"
         )
     return ExitCode.FAIL if errors else ExitCode.OK

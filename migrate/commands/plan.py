@@ -1,7 +1,8 @@
 """`migrate plan`: what is due in a quarter and why, and one runbook per due dependency.
 
 What is due is `schedule.due.plan_quarter`; rendering and writing the runbooks (all or
-nothing) is `runbooks.writer`.
+nothing) is `runbooks.writer`. An urgent dependency is due now: it has no window, and its
+runbook is filed under the current quarter.
 """
 
 from __future__ import annotations
@@ -11,44 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from migrate.console import print_json, say, table
-from migrate.errors import ExitCode, InputError
+from migrate.errors import ExitCode
 from migrate.evals.rundir import runbook_path
-from migrate.evals.suite import count_cases
 from migrate.files import relative_to
-from migrate.runbooks.facts import SuiteSize
 from migrate.runbooks.writer import Runbook, RunbookStatus, build_runbooks, write_runbooks
 from migrate.schedule.due import Due, Plan, default_quarter, plan_quarter
 from migrate.schedule.quarters import Quarter
 from migrate.workspace import Workspace, open_workspace
 
 
-def _suite_sizes(ws: Workspace, plan: Plan) -> dict[str, SuiteSize]:
-    """The size of each due dependency's suite, by its path in the registry."""
-    sizes: dict[str, SuiteSize] = {}
-    for due in plan.due:
-        dep = ws.registry.dependencies[due.dependency]
-        if dep.eval is not None and dep.eval.cases not in sizes:
-            sizes[dep.eval.cases] = _suite_size(ws.root / dep.eval.cases)
-    return sizes
-
-
-def _suite_size(path: Path) -> SuiteSize:
-    try:
-        return SuiteSize(count_cases(path))
-    except InputError as exc:
-        return SuiteSize(None, exc.problems[0].message)
-    except (OSError, UnicodeDecodeError) as exc:
-        return SuiteSize(None, f"cannot read it: {exc}")
-
-
 def _row(due: Due, runbook: str, status: RunbookStatus) -> dict[str, Any]:
+    # An urgent dependency is due now: no window (null), only its latest safe date.
     return {
         "dependency": due.dependency,
         "model": due.model,
         "reasons": [str(r) for r in due.reasons],
         "urgent": due.urgent,
-        "window_start": due.window.start,
-        "window_end": due.window.end,
+        "window_start": due.window.start if due.window else None,
+        "window_end": due.window.end if due.window else None,
         "deadline": due.deadline,
         "runbook": runbook,
         "retires": due.retires,
@@ -63,17 +44,26 @@ def run(
     ws = open_workspace(registry_path, today)
     target = Quarter.parse(quarter) if quarter else default_quarter(today, ws.registry)
     plan = plan_quarter(ws.registry, ws.facts, today, target)
-    runbooks = build_runbooks(ws, plan, _suite_sizes(ws, plan)) if write else []
+    runbooks = build_runbooks(ws, plan, quarter_given=quarter is not None) if write else []
     if write:
         write_runbooks(runbooks)
-    status = {r.dependency: r.status for r in runbooks}
+    status = {r.dependency: r.status for r in runbooks if r.due}
     rows = [
         _row(
             due,
-            runbook_path(plan.quarter, due.dependency),
+            runbook_path(plan.filed_under(due), due.dependency),
             status.get(due.dependency, RunbookStatus.NOT_WRITTEN),
         )
         for due in plan.due
+    ]
+    refreshed = [
+        {
+            "dependency": r.dependency,
+            "runbook": relative_to(r.path, ws.root),
+            "runbook_status": r.status,
+        }
+        for r in runbooks
+        if not r.due
     ]
     if as_json:
         print_json(
@@ -82,23 +72,30 @@ def run(
                 "as_of": plan.as_of,
                 "window": {"start": plan.window.start, "end": plan.window.end},
                 "due": rows,
+                "no_longer_due": refreshed,
             }
         )
         return ExitCode.OK
-    _print_plan(plan, rows, today, write, runbooks, ws)
+    _print_plan(plan, rows, write, runbooks, refreshed, ws)
     return ExitCode.OK
+
+
+def _window_cell(row: dict[str, Any]) -> str:
+    if row["urgent"]:
+        return "none: due now"
+    return f"{row['window_start']}..{row['window_end']}"
 
 
 def _print_plan(
     plan: Plan,
     rows: list[dict[str, Any]],
-    today: dt.date,
     write: bool,
     runbooks: list[Runbook],
+    refreshed: list[dict[str, Any]],
     ws: Workspace,
 ) -> None:
     window = f"{plan.window.start} to {plan.window.end}"
-    if plan.window.start < today:
+    if not plan.plannable:
         say(
             f"{plan.quarter}: the migration window ({window}) has already opened; nothing is "
             f"left to plan in it (plan {plan.quarter.shift(1)} with "
@@ -108,37 +105,50 @@ def _print_plan(
     urgent = sum(1 for r in rows if r["urgent"])
     say(
         f"{plan.quarter}: migration window {window}, as of {plan.as_of}: {len(rows)} due"
-        + (f" ({urgent} urgent)" if urgent else "")
+        + (f" ({urgent} urgent: due now, not in this window)" if urgent else "")
     )
-    if not rows:
-        return
-    say()
-    say(
-        table(
-            ["dependency", "model", "reasons", "urgent", "window", "deadline", "owners", "runbook"],
-            [
+    if rows:
+        say()
+        say(
+            table(
                 [
-                    r["dependency"],
-                    r["model"],
-                    ", ".join(r["reasons"]),
-                    "URGENT" if r["urgent"] else "no",
-                    f"{r['window_start']}..{r['window_end']}",
-                    r["deadline"],
-                    ", ".join(r["owners"]),
-                    r["runbook"],
-                ]
-                for r in rows
-            ],
+                    "dependency",
+                    "model",
+                    "reasons",
+                    "urgent",
+                    "window",
+                    "deadline",
+                    "owners",
+                    "runbook",
+                ],  # fmt: skip
+                [
+                    [
+                        r["dependency"],
+                        r["model"],
+                        ", ".join(r["reasons"]),
+                        "URGENT" if r["urgent"] else "no",
+                        _window_cell(r),
+                        r["deadline"],
+                        ", ".join(r["owners"]),
+                        r["runbook"],
+                    ]
+                    for r in rows
+                ],
+            )
         )
-    )
-    say()
-    folder = runbook_path(plan.quarter, "x").rsplit("/", 1)[0] + "/"
-    if not write:
-        say(f"Runbooks not written (--no-write); they go under {folder}.")
+    for entry in refreshed:
+        say(f"No longer due: {entry['dependency']} ({entry['runbook']} refreshed to say so)")
+    if not rows and not refreshed:
         return
-    counts = {s: sum(1 for r in runbooks if r.status is s) for s in RunbookStatus}
-    where = relative_to(ws.root / folder, Path.cwd())
+    say()
+    folders = sorted({runbook_path(plan.filed_under(d), "x").rsplit("/", 1)[0] for d in plan.due})
+    if not write:
+        where = " and ".join(f"{f}/" for f in folders) or f"runbooks/{plan.quarter}/"
+        say(f"Runbooks not written (--no-write); they go under {where}.")
+        return
+    counts = {s: sum(1 for r in runbooks if r.due and r.status is s) for s in RunbookStatus}
+    where = " and ".join(f"{relative_to(ws.root / f, Path.cwd())}/" for f in folders)
     say(
-        f"Runbooks under {where}/: {counts[RunbookStatus.CREATED]} created, "
+        f"Runbooks{f' under {where}' if where else ''}: {counts[RunbookStatus.CREATED]} created, "
         f"{counts[RunbookStatus.UPDATED]} updated, {counts[RunbookStatus.UNCHANGED]} unchanged."
     )

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from migrate.console import print_json, say
+from migrate.console import plural, print_json, say
 from migrate.evals.flow import Clock, RunOutcome, run_dependency
 from migrate.evals.inputs import RunOptions
 from migrate.evals.progress import progress_for
@@ -30,10 +30,10 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
     calls = outcome.summary.calls
     lines.append(
         f"{results.verdict}: {outcome.summary.dependency} "
-        f"({len(results.by_model[results.baseline])} cases, {results.samples} "
-        f"sample{'s' if results.samples != 1 else ''}; "
-        f"{outcome.counts.made} calls made, {outcome.counts.cached} from the cache, "
-        f"{calls.errors} errors in the journal)"
+        f"({plural(len(results.by_model[results.baseline]), 'case')}, "
+        f"{plural(results.samples, 'sample')}; "
+        f"{plural(outcome.counts.made, 'call')} made, {outcome.counts.cached} from the cache, "
+        f"{plural(calls.errors, 'error')} in the journal)"
     )
     if results.infrastructure_failure:
         lines.append(f"  infrastructure: {results.infrastructure_failure}")
@@ -43,8 +43,9 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
                 lines.append(f"  errors on {model}: {error_breakdown(metrics)}")
     for model, comparison in results.comparisons.items():
         lines.append(
-            f"  {model}: {comparison.verdict}: {len(comparison.regressions)} "
-            f"regressions, {len(comparison.improvements)} improvements, "
+            f"  {model}: {comparison.verdict}: "
+            f"{plural(len(comparison.regressions), 'regression')}, "
+            f"{plural(len(comparison.improvements), 'improvement')}, "
             f"{len(comparison.flaky)} flaky. {comparison.explanation}"
         )
         pairwise = comparison.preference
@@ -57,7 +58,7 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
     drift = results.drift
     if drift.previous_run and drift.changed:
         lines.append(
-            f"  drift: {len(drift.changed)} cases changed outcome on "
+            f"  drift: {plural(len(drift.changed), 'case')} changed outcome on "
             f"{results.baseline} since run {drift.previous_run}"
         )
     lines.append(f"Report: {relative_to(outcome.run_dir / 'report.md', workspace)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from migrate.console import print_json, say, warn
+from migrate.console import plural, print_json, say, warn
 from migrate.errors import ExitCode
 from migrate.history.git import tracked_files
 from migrate.lifecycle.sources import read_litellm_map
@@ -51,18 +51,16 @@ def _print_human(result: ScanResult, registry: str) -> None:
         )
         warn(f"    {use.text}")
     skipped = result.skipped_binary + result.skipped_large
-    skipped_note = f" ({skipped} binary or large files skipped)" if skipped else ""
+    skipped_note = f" ({plural(skipped, 'binary or large file')} skipped)" if skipped else ""
     summary = (
-        f"Scanned {result.files_scanned} tracked files{skipped_note}: "
-        f"{result.registered_uses} uses of registered models"
+        f"Scanned {plural(result.files_scanned, 'tracked file')}{skipped_note}: "
+        f"{plural(result.registered_uses, 'use')} of registered models"
     )
     if result.allowed_uses:
         summary += f", {result.allowed_uses} allowed by settings.scan_allow"
     if result.unregistered:
         models = result.unregistered_models
         summary += (
-            f", {len(result.unregistered)} unregistered "
-            f"use{'s' if len(result.unregistered) != 1 else ''} of "
-            f"{', '.join(models)}"
+            f", {plural(len(result.unregistered), 'unregistered use')} of {', '.join(models)}"
         )
     say(summary + ".")

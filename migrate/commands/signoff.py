@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from migrate.console import print_json, say
-from migrate.errors import ExitCode
+from migrate.console import plural, print_json, say
+from migrate.errors import ExitCode, UsageError
 from migrate.evals.record import Decision
 from migrate.registry.load import load_registry
 from migrate.signoff import Request, record_signoff
@@ -26,6 +26,8 @@ def run(
     as_json: bool,
 ) -> int:
     registry = load_registry(registry_path)
+    if dependency not in registry.dependencies:
+        raise UsageError(registry.unknown_dependency(dependency))
     record = record_signoff(
         registry,
         Request(
@@ -39,7 +41,7 @@ def run(
         today,
         run_id,
     )
-    evidence = f" and the run's evidence ({len(record['files']) - 2} files)"
+    evidence = f" and the run's evidence ({plural(len(record['files']) - 2, 'file')})"
     if len(record["files"]) == 2:
         evidence = ""
     if as_json:

@@ -8,15 +8,23 @@ from pathlib import Path
 from typing import Any
 
 from migrate.cases.health import suite_health
-from migrate.console import print_json, say, table
+from migrate.console import plural, print_json, say, table
 from migrate.errors import ExitCode
 from migrate.schedule.status import DependencyStatus, dependency_status
 from migrate.workspace import Workspace, open_workspace
 
 
 def _window_cell(status: DependencyStatus) -> str:
+    """The window it is due in; an urgent one has none: it is due now, by its latest safe
+    date (or that date has passed)."""
     if status.urgent:
-        return "URGENT (now)"
+        left = status.days_to_deadline
+        if status.deadline is None or left is None:
+            return "URGENT: now"
+        if left < 0:
+            return f"URGENT: now (safe date {status.deadline} passed {plural(-left, 'day')} ago)"
+        when = "today" if left == 0 else f"in {plural(left, 'day')}"
+        return f"URGENT: now, by {status.deadline} ({when})"
     if status.window_start is None or status.window_end is None:
         return "-"
     return f"{status.window_start:%b %d}-{status.window_end:%b %d %Y}"

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import asdict
 from pathlib import Path
 
-from migrate.console import print_json, say
+from migrate.console import plural, print_json, say
 from migrate.errors import ExitCode
 from migrate.lifecycle.compare import SyncReport, compare
 from migrate.lifecycle.sources import Source, read_feed, read_litellm_map
@@ -76,9 +76,10 @@ def _print_human(
     for source in sources:
         entries = len({r.key for r in source.records})
         skipped = f", {source.skipped} skipped" if source.skipped else ""
-        described.append(f"{source.label} ({entries:,} entries{skipped})")
+        counted = f"{entries:,} {'entry' if entries == 1 else 'entries'}"
+        described.append(f"{source.label} ({counted}{skipped})")
     say(
-        f"Compared {report.models_checked} models in {registry.display_path()} with "
+        f"Compared {plural(report.models_checked, 'model')} in {registry.display_path()} with "
         f"{' and '.join(described)}."
     )
     if report.changes:
@@ -116,11 +117,11 @@ def _print_human(
         say("No differences: every model a source knows agrees with it.")
     elif written:
         say(
-            f"Wrote {len(report.changes)} value{'s' if len(report.changes) != 1 else ''} to "
+            f"Wrote {plural(len(report.changes), 'value')} to "
             f"{registry.display_path()}; every comment is kept."
         )
     elif report.changes and not write:
         say(
-            f"Run `migrate sync --write` to add the {len(report.changes)} missing "
-            f"value{'s' if len(report.changes) != 1 else ''} (comments are kept)."
+            f"Run `migrate sync --write` to add the {plural(len(report.changes), 'missing value')} "
+            "(comments are kept)."
         )

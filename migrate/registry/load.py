@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -11,12 +12,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from migrate.errors import InputError, Problem
-from migrate.registry.schema import Dependency, Model, RegistryFile, Settings
+from migrate.registry.schema import Dependency, Model, RegistryFile, Settings, keys_at
 from migrate.yamlsource import KeyPath, Located, format_key_path, load_yaml_file
 
 DEFAULT_REGISTRY = "models.yaml"
 REGISTRY_ENV = "MIGRATE_REGISTRY"
 DEPENDENCY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_LISTED = 20  # dependency ids an "unknown dependency" message lists at most
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,20 @@ class Registry:
     def display_path(self) -> str:
         return self.located.file
 
+    def unknown_dependency(self, name: str) -> str:
+        """Why `name` is no dependency, with the closest id and the ids there are."""
+        ids = list(self.dependencies)
+        if not ids:
+            return f"unknown dependency '{name}': {self.display_path()} has no dependencies yet"
+        close = difflib.get_close_matches(name, ids, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        shown = ", ".join(ids[:_LISTED])
+        more = f" and {len(ids) - _LISTED} more" if len(ids) > _LISTED else ""
+        return (
+            f"unknown dependency '{name}'{hint}; the dependencies in {self.display_path()} "
+            f"are: {shown}{more}"
+        )
+
 
 def registry_path(option: str | None) -> Path:
     """The registry file: `--registry`, else $MIGRATE_REGISTRY, else ./models.yaml."""
@@ -61,6 +77,8 @@ def registry_path(option: str | None) -> Path:
 def load_registry(path: Path, *, check_files: bool = True) -> Registry:
     """Read and validate a registry, raising InputError naming file, line and key."""
     display = str(path)
+    if not path.exists() and not path.is_symlink():
+        raise InputError([Problem(display, None, "", _not_found(path))])
     located = load_yaml_file(path, display)
     problems: list[Problem] = []
 
@@ -126,6 +144,17 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
     return Registry(path=path, content=content, located=located)
 
 
+def _not_found(path: Path) -> str:
+    """What to do when there is no registry: a new user's first command lands here."""
+    init = "migrate init" if path.parent == Path(".") else f"migrate init {path.parent}"
+    if path.name != DEFAULT_REGISTRY:
+        return f"file not found; check the path (`{init}` creates a {DEFAULT_REGISTRY})"
+    return (
+        f"file not found; no registry here yet: `{init}` creates a workspace with one, or give "
+        f"its path with --registry FILE or ${REGISTRY_ENV}"
+    )
+
+
 def _yaml_kind(value: Any) -> str:
     if isinstance(value, list):
         return "list"
@@ -155,7 +184,7 @@ _EXPECTED = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
-    "date_type": "a date",
+    "date_type": "a date, YYYY-MM-DD",
 }
 
 
@@ -171,13 +200,21 @@ def _explain(exc: ValidationError, data: Any) -> list[tuple[KeyPath, str]]:
     for error in exc.errors():
         real, member, union_at = _split_loc(tuple(error["loc"]), data, error["type"])
         if member is None:
-            out.append((real, _describe(error)))
+            out.append(
+                (
+                    real,
+                    _unknown_key(real) if error["type"] == "extra_forbidden" else _describe(error),
+                )
+            )
             continue
         groups.setdefault(real[:union_at], {}).setdefault(member, []).append((real, error))
     for at, members in groups.items():
         inside = [errs for errs in members.values() if any(len(p) > len(at) for p, _ in errs)]
         if inside:  # the value had that member's shape: its own errors say what is wrong
-            out.extend((p, _describe(e)) for p, e in inside[0])
+            out.extend(
+                (p, _unknown_key(p) if e["type"] == "extra_forbidden" else _describe(e))
+                for p, e in inside[0]
+            )
             continue
         errors = [e for errs in members.values() for _, e in errs]
         wanted = [_EXPECTED.get(e["type"]) for e in errors]
@@ -213,6 +250,17 @@ def _split_loc(loc: tuple[Any, ...], data: Any, kind: str) -> tuple[KeyPath, str
             real.append(part)
             node = None
     return tuple(real), member, union_at
+
+
+def _unknown_key(path: KeyPath) -> str:
+    """ "unknown key", with the valid key it most looks like, or the valid keys there."""
+    allowed = keys_at(path[:-1])
+    if not allowed or not isinstance(path[-1], str):
+        return "unknown key"
+    close = difflib.get_close_matches(path[-1], allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key (did you mean '{close[0]}'?)"
+    return f"unknown key (expected one of: {', '.join(allowed)})"[:300]
 
 
 def _describe(error: Any) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+import types
+from typing import Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -346,3 +347,40 @@ class RegistryFile(Strict):
         if isinstance(value, dict):
             return {k: ({} if v is None else v) for k, v in value.items()}
         return value
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """The types an annotation allows: each member of a union, else itself."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return get_args(annotation)
+    return (annotation,)
+
+
+def keys_at(path: tuple[str | int, ...]) -> list[str]:
+    """The keys the registry allows in the mapping at `path` (a key path into the file, like
+    `("dependencies", "billing", "eval")`), as a user spells them; empty when `path` leads to
+    no mapping with fixed keys."""
+    node: Any = RegistryFile
+    for part in path:
+        following = None
+        for member in _members(node):
+            if isinstance(member, type) and issubclass(member, BaseModel):
+                if isinstance(part, str):
+                    following = next(
+                        (f.annotation for n, f in member.model_fields.items()
+                         if part in (n, f.alias)),
+                        None,
+                    )  # fmt: skip
+            elif get_origin(member) is dict and isinstance(part, str):
+                following = get_args(member)[1]
+            elif get_origin(member) is list and isinstance(part, int):
+                following = get_args(member)[0]
+            if following is not None:
+                break
+        if following is None:
+            return []
+        node = following
+    for member in _members(node):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            return [f.alias or name for name, f in member.model_fields.items()]
+    return []

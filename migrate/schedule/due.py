@@ -42,8 +42,8 @@ class Due:
     dependency: str
     model: str
     reasons: tuple[Reason, ...]
-    urgent: bool
-    window: Window
+    urgent: bool  # no window fits before the latest safe date: due now
+    window: Window | None  # the window it is due in; None when urgent (it is due now)
     retires: dt.date | None
     deadline: dt.date | None  # the latest safe date: retires - safety_margin_days
     owners: tuple[str, ...] = field(default=())
@@ -71,7 +71,8 @@ def assess(
     facts: DependencyFacts,
     as_of: dt.date,
 ) -> Due | None:
-    """The dependency's due entry for the first window starting on or after `as_of`."""
+    """The dependency's due entry for the first window starting on or after `as_of`, or,
+    when that window ends after its latest safe date, due now (urgent, no window)."""
     settings: Settings = registry.settings
     model = registry.model(dep.model)
     window = next_window(as_of, settings.window)
@@ -91,7 +92,9 @@ def assess(
                 )
                 is None
             )
-    if baseline_is_stale(facts.last_baseline, window.start, settings.baseline_max_age_days):
+    # An urgent migration happens now, so its baseline's age counts as of now.
+    baselined_by = as_of if urgent else window.start
+    if baseline_is_stale(facts.last_baseline, baselined_by, settings.baseline_max_age_days):
         reasons.append(Reason.STALE_BASELINE)
     # The contract's reason is "no owner is active"; a departed non-owner who last touched
     # the prompt is a fact for the runbook, not a reason to migrate while an owner is here.
@@ -106,7 +109,7 @@ def assess(
         model=dep.model,
         reasons=tuple(reasons),
         urgent=urgent,
-        window=window,
+        window=None if urgent else window,
         retires=model.retires,
         deadline=deadline,
         owners=tuple(dep.owners),
@@ -119,6 +122,22 @@ class Plan:
     window: Window
     as_of: dt.date  # the day the plan is evaluated at: today, or the window's start if later
     due: list[Due]
+    today: dt.date
+
+    @property
+    def plannable(self) -> bool:
+        """False when the window has already opened: nothing is left to plan in it."""
+        return self.window.start >= self.today
+
+    @property
+    def current_quarter(self) -> Quarter:
+        """The quarter of the plan's day: where an urgent dependency's runbook is filed."""
+        return Quarter.containing(self.as_of)
+
+    def filed_under(self, due: Due) -> Quarter:
+        """The quarter whose folder holds `due`'s runbook: the plan's, or the current
+        quarter for an urgent dependency (it is due now, not in the plan's window)."""
+        return self.current_quarter if due.urgent else self.quarter
 
 
 def default_quarter(today: dt.date, registry: Registry) -> Quarter:
@@ -146,7 +165,7 @@ def plan_quarter(
             if entry is not None:
                 due.append(entry)
     due.sort(key=lambda d: (not d.urgent, d.deadline or dt.date.max, d.dependency))
-    return Plan(quarter=quarter, window=window, as_of=as_of, due=due)
+    return Plan(quarter=quarter, window=window, as_of=as_of, due=due, today=today)
 
 
 def first_due_windows(

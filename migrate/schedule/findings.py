@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from migrate.console import plural
 from migrate.registry.load import Registry
 from migrate.schedule.due import DependencyFacts
 
@@ -47,11 +48,12 @@ def retirement_findings(
         approved = facts.get(dep_id, DependencyFacts()).approved
         if model.retires is not None:
             days_left = (model.retires - today).days
-            when = (
-                f"retired on {model.retires} ({-days_left} days ago)"
-                if days_left <= 0
-                else f"retires on {model.retires} ({days_left} days left)"
-            )
+            if days_left < 0:
+                when = f"retired on {model.retires} ({plural(-days_left, 'day')} ago)"
+            elif days_left == 0:
+                when = f"retires today ({model.retires})"
+            else:
+                when = f"retires on {model.retires} ({plural(days_left, 'day')} left)"
             if today >= model.retires - margin and not approved:
                 out.append(
                     Finding(

@@ -1,8 +1,8 @@
 """Each dependency's status on a given day: what `migrate status` shows. Pure.
 
 Everything that decides a dependency's urgency in one record: its retirement and days
-left, its window (or urgent), why it is due, its last run and sign-off, its baseline's age
-and whether its owners are active.
+left, its latest safe date, its window (none when urgent: it is due now), why it is due,
+its last run and sign-off, its baseline's age and whether its owners are active.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ class DependencyStatus:
     model: str
     retires: dt.date | None
     days_left: int | None
-    window_start: dt.date | None
+    deadline: dt.date | None  # the latest safe date: retires - safety_margin_days
+    days_to_deadline: int | None  # negative once it has passed
+    window_start: dt.date | None  # None when not due, or urgent (due now, no window)
     window_end: dt.date | None
     urgent: bool
     reasons: tuple[Reason, ...]
@@ -74,6 +76,12 @@ def dependency_status(
         model = registry.model(dep.model)
         known = facts.get(dep_id, DependencyFacts())
         due = assess(dep_id, dep, registry, known, today)
+        window = due.window if due else None
+        deadline = (
+            model.retires - dt.timedelta(days=settings.safety_margin_days)
+            if model.retires
+            else None
+        )
         dep_runs = by_dependency.get(dep_id, [])
         last_run = dep_runs[-1] if dep_runs else None
         signed = next((r for r in reversed(dep_runs) if r.signoff is not None), None)
@@ -94,8 +102,10 @@ def dependency_status(
                 model=dep.model,
                 retires=model.retires,
                 days_left=(model.retires - today).days if model.retires else None,
-                window_start=due.window.start if due else None,
-                window_end=due.window.end if due else None,
+                deadline=deadline,
+                days_to_deadline=(deadline - today).days if deadline else None,
+                window_start=window.start if window else None,
+                window_end=window.end if window else None,
                 urgent=bool(due and due.urgent),
                 reasons=due.reasons if due else (),
                 last_run=last_run.run_id if last_run else None,
