@@ -1,9 +1,10 @@
 """The one model seam: every model call goes through here.
 
 It imports litellm lazily (seconds of import time that planning commands never pay),
-keeps litellm off the network for its cost map, bounds concurrency (shrinking it on 429s
-and growing it back), applies a per-call timeout, retries transient failures with
-exponential backoff and full jitter while honouring Retry-After, and returns a plain
+keeps litellm off the network for its cost map, paces each model by the rate-limit headers
+its provider sends (migrate/pacing.py), bounds concurrency (shrinking it on 429s that say
+nothing more, and growing it back), applies a per-call timeout, retries transient failures
+with exponential backoff and full jitter while honouring Retry-After, and returns a plain
 record. No API key is ever stored: keys are read from the environment at call time.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import gc
 import json
 import logging
@@ -22,6 +22,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from migrate.pacing import (
+    NO_HEADERS,
+    AdaptiveLimit,
+    Pace,
+    RateHeaders,
+    Spent,
+    estimate_tokens,
+    headers_of,
+    read_rate_headers,
+)
+from migrate.pacing import retry_after as retry_after_header
 from migrate.secrets import redact
 
 # Set before litellm is first imported: its cost map must come from the installed package.
@@ -75,6 +86,7 @@ class CallRecord:
     error: str | None = None  # an error class: RateLimited, Timeout, ServerError, ...
     error_message: str | None = None
     attempts: int = 1
+    rate_limited: int = 0  # attempts the provider refused with 429
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,45 +167,6 @@ def price_per_token(target: Target) -> tuple[float, float] | None:
     return None
 
 
-class AdaptiveLimit:
-    """A concurrency limit that halves on rate limiting and grows back by one per window
-    of successes (additive increase, multiplicative decrease)."""
-
-    def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.maximum = maximum
-        self.limit = float(maximum)
-        self.in_use = 0
-        self.clock = clock
-        self._last_decrease = -1e9
-        self._changed = asyncio.Condition()
-
-    @property
-    def current(self) -> int:
-        return max(1, int(self.limit))
-
-    async def acquire(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_use < self.current)
-            self.in_use += 1
-
-    async def release(self) -> None:
-        async with self._changed:
-            self.in_use -= 1
-            self._changed.notify_all()
-
-    def rate_limited(self) -> None:
-        now = self.clock()
-        if now - self._last_decrease > 1.0:  # one burst of 429s halves once, not N times
-            self.limit = max(1.0, self.limit / 2)
-            self._last_decrease = now
-
-    async def succeeded(self) -> None:
-        if self.limit < self.maximum:
-            self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
-            async with self._changed:
-                self._changed.notify_all()
-
-
 def classify(exc: BaseException) -> tuple[str, float | None]:
     """An error class for the record, and the Retry-After delay when the server sent one."""
     name = type(exc).__name__
@@ -246,32 +219,13 @@ def _malformed(exc: BaseException, message: str) -> bool:
 
 
 def retry_after(exc: BaseException) -> float | None:
-    headers = getattr(exc, "litellm_response_headers", None)
-    if headers is None:
-        response = getattr(exc, "response", None)
-        headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
+    """The delay a failed call's response asked for (Retry-After), if any."""
+    return retry_after_header(headers_of(exc))
 
 
 class ModelSeam:
-    """Calls models with bounded, adaptive concurrency, timeouts and retries."""
+    """Calls models with bounded, adaptive concurrency, timeouts and retries, each model
+    paced by what its provider says of its rate limit."""
 
     def __init__(
         self,
@@ -294,6 +248,20 @@ class ModelSeam:
         self.calls_made = 0  # HTTP attempts, including retries
         self._model_slots: dict[str, asyncio.Semaphore] = {}
         self.rate_limited = 0
+        self.paces: dict[tuple[str, str | None, str | None], Pace] = {}
+        self._spent: dict[tuple[str | None, ...], Spent] = {}
+
+    def pace(self, target: Target) -> Pace:
+        """The model's pace, shared by every call of the run to it (judge calls included).
+        Models behind one api_base and key share what they spend: a proxy or a server
+        counts its allowance per key, while a provider's own endpoint counts per model."""
+        key = (target.model, target.api_base, target.api_key_env)
+        pace = self.paces.get(key)
+        if pace is None:
+            holder = (target.api_base, target.api_key_env) if target.api_base else key
+            spent = self._spent.setdefault(holder, Spent())
+            pace = self.paces[key] = Pace(spent, longest_wait=MAX_RETRY_AFTER)
+        return pace
 
     def backoff(self, attempt: int, hinted: float | None) -> float:
         if hinted is not None:
@@ -331,31 +299,53 @@ class ModelSeam:
                     attempts=0,
                 )
             kwargs["api_key"] = key
-        attempt = 0
+        pace = self.pace(target)
+        estimate = estimate_tokens(messages, params)
+        attempt = refused = 0
         while True:
             attempt += 1
             failure: Exception | None = None
-            async with self._slot(target):
-                started = time.perf_counter()
-                try:
-                    self.calls_made += 1
-                    # A server that accepts and never answers must not hang the run.
-                    response = await asyncio.wait_for(
-                        litellm.acompletion(**kwargs), self.timeout + 5
-                    )
-                except Exception as exc:
-                    failure = exc
-                latency = time.perf_counter() - started
+            response: Any = None
+            ticket = await pace.admit(estimate)
+            rate: RateHeaders = NO_HEADERS
+            pause = hinted = None
+            error = ""
+            try:
+                async with self._slot(target):
+                    started = time.perf_counter()
+                    try:
+                        self.calls_made += 1
+                        # A server that accepts and never answers must not hang the run.
+                        response = await asyncio.wait_for(
+                            litellm.acompletion(**kwargs), self.timeout + 5
+                        )
+                    except Exception as exc:
+                        failure = exc
+                    latency = time.perf_counter() - started
+                rate = read_rate_headers(headers_of(response if failure is None else failure))
+                if failure is not None:
+                    error, hinted = classify(failure)
+                    if error == "RateLimited":
+                        refused += 1
+                        self.rate_limited += 1
+                        if not rate.allowance_known:  # nothing but the 429 to learn from
+                            self.limit.rate_limited()
+                        if hinted is not None:  # the model waits, not just this call
+                            pause = min(hinted, MAX_RETRY_AFTER)
+            finally:
+                await pace.settle(ticket, rate, pause)
             if failure is not None:
-                error, hinted = classify(failure)
-                if error == "RateLimited":
-                    self.rate_limited += 1
-                    self.limit.rate_limited()
                 if error in RETRYABLE and attempt <= self.max_retries:
-                    await self.sleep(self.backoff(attempt, hinted))
+                    # A refusal whose wait the pace now holds every request to is not
+                    # waited for twice.
+                    if not (error == "RateLimited" and pace.wait_for(estimate) > 0):
+                        await self.sleep(self.backoff(attempt, hinted))
                     continue
-                return CallRecord.failure(error, redact(str(failure))[:500], latency, attempt)
+                return CallRecord.failure(
+                    error, redact(str(failure))[:500], latency, attempt, rate_limited=refused
+                )
             record = self._record(target, response, latency, attempt)
+            record.rate_limited = refused
             if record.error in RETRYABLE and attempt <= self.max_retries:
                 await self.sleep(self.backoff(attempt, None))
                 continue

@@ -68,7 +68,13 @@ def test_migrate_report_rescores_a_stored_run_to_its_stated_outcomes(
     }
     assert rendered["outcomes"] == stated["outcomes"]
     assert rendered["candidates"]["vendor/other"]["regressions"] == ["one"]
-    assert rendered["calls"] == {"journaled": 9, "cached": 0, "errors": 0, "made_this_time": 9}
+    assert rendered["calls"] == {
+        "journaled": 9,
+        "cached": 0,
+        "errors": 0,
+        "made_this_time": 9,
+        "rate_limited": {},
+    }
     for key in ("metrics", "candidates"):
         for model in stated[key]:
             assert set(rendered[key][model]) == set(stated[key][model]), (key, model)

@@ -41,6 +41,9 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
         for model, metrics in results.metrics.items():
             if metrics.errors:
                 lines.append(f"  errors on {model}: {error_breakdown(metrics)}")
+    if calls.rate_limited and not outcome.reused:
+        refused = ", ".join(f"{model} x{n}" for model, n in calls.rate_limited.items())
+        lines.append(f"  rate limited (429, retried): {refused}")
     for model, comparison in results.comparisons.items():
         lines.append(
             f"  {model}: {comparison.verdict}: "

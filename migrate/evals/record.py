@@ -188,6 +188,10 @@ class Entry(BaseModel):
 
     def to_line(self) -> bytes:
         data = self.model_dump()
+        if not data["record"].get("rate_limited"):
+            # Written only when a call was refused: a line without it reads as 0, and the
+            # journals of earlier versions are written back byte for byte.
+            del data["record"]["rate_limited"]
         line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
         try:
             return line.encode()
@@ -240,6 +244,9 @@ class ModelMetrics(_Record):
     cost_per_case: float | None
     cost_known: bool
     calls_cached: int
+    # Requests the provider refused with 429 (retries included) in the calls this run made to
+    # the model, judge calls included; calls served from the cache are not counted.
+    rate_limited: int = 0
 
 
 class GateResult(_Record):
@@ -288,6 +295,8 @@ class Calls(_Record):
     cached: int = 0
     errors: int = 0
     made_this_time: int = 0
+    # Requests refused with 429, by model: every model called, the judge included.
+    rate_limited: dict[str, int] = Field(default_factory=dict)
 
 
 class Summary(_Record):

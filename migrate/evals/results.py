@@ -6,6 +6,7 @@ out; `summarize` turns them into the run's summary record.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,6 +196,14 @@ def summarize(
     made_this_time: int,
 ) -> Summary:
     """The run's summary record: what was asked, what was found, and the calls it took."""
+    refused: Counter[str] = Counter()
+    for entry in journal:  # every entry: a call redone after an error was refused too
+        if not entry.cached and entry.record.rate_limited:
+            refused[entry.model] += entry.record.rate_limited
+    metrics = {
+        model: m.model_copy(update={"rate_limited": refused[model]})
+        for model, m in results.metrics.items()
+    }
     return Summary(
         run_id=manifest.run_id,
         dependency=manifest.dependency,
@@ -210,7 +219,7 @@ def summarize(
         verdict=results.verdict,
         exit_code=results.exit_code,
         infrastructure_failure=results.infrastructure_failure,
-        metrics=results.metrics,
+        metrics=metrics,
         candidates={
             m: c.to_record().model_copy(update={"similarity": results.similarity.get(m)})
             for m, c in results.comparisons.items()
@@ -222,6 +231,7 @@ def summarize(
             cached=sum(1 for e in journal if e.cached),
             errors=sum(1 for e in journal if e.record.error is not None),
             made_this_time=made_this_time,
+            rate_limited=dict(sorted(refused.items())),
         ),
         reproducibility=manifest.reproducibility,
     )

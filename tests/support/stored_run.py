@@ -102,6 +102,7 @@ def _metrics(passed: int, cases: int) -> dict[str, Any]:
         "cost_known": True,
         "calls_cached": 0,
         "error_messages": {},
+        "rate_limited": 0,
     }
 
 
@@ -285,6 +286,7 @@ def store_run(
             "cached": 0,
             "errors": 0,
             "made_this_time": len(journal),
+            "rate_limited": {},
         },
         "reproducibility": manifest["reproducibility"],
     }
