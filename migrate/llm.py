@@ -10,17 +10,14 @@ record. No API key is ever stored: keys are read from the environment at call ti
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import json
-import logging
 import os
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.pacing import (
     NO_HEADERS,
@@ -34,6 +31,13 @@ from migrate.pacing import (
 )
 from migrate.pacing import retry_after as retry_after_header
 from migrate.secrets import redact
+
+if TYPE_CHECKING:
+    import asyncio
+    import random
+
+# asyncio, random and logging are imported where a call is made: the planning commands reach
+# this module through the run record's types (CallRecord, Target) and never pay for them.
 
 # Set before litellm is first imported: its cost map must come from the installed package.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -122,6 +126,8 @@ def litellm_module() -> Any:
     """Import and quieten litellm once."""
     global _litellm
     if _litellm is None:
+        import logging
+
         import litellm
 
         litellm.suppress_debug_info = True
@@ -172,7 +178,7 @@ def classify(exc: BaseException) -> tuple[str, float | None]:
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     message = str(exc)
-    if name in {"Timeout", "APITimeoutError"} or isinstance(exc, asyncio.TimeoutError):
+    if name in {"Timeout", "APITimeoutError"} or isinstance(exc, TimeoutError):
         return "Timeout", None
     if name == "RateLimitError" or status == 429:
         return "RateLimited", retry_after(exc)
@@ -233,7 +239,7 @@ class ModelSeam:
         timeout: float,
         max_retries: int,
         *,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,
         base_delay: float = 0.5,
         max_delay: float = 30.0,
         rng: random.Random | None = None,
@@ -241,7 +247,10 @@ class ModelSeam:
         self.limit = AdaptiveLimit(concurrency)
         self.timeout = timeout
         self.max_retries = max_retries
-        self.sleep = sleep
+        import asyncio
+        import random
+
+        self.sleep = sleep or asyncio.sleep
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.rng = rng or random.Random()
@@ -272,6 +281,8 @@ class ModelSeam:
     async def complete(
         self, target: Target, messages: list[dict[str, str]], params: dict[str, Any]
     ) -> CallRecord:
+        import asyncio
+
         litellm = litellm_module()
         kwargs: dict[str, Any] = {
             **params,
@@ -357,6 +368,8 @@ class ModelSeam:
     async def _slot(self, target: Target) -> AsyncIterator[None]:
         """Hold the model's own slot (when it has a limit) and one of the adaptive limit's,
         released however the call ends, cancellation included; never held while backing off."""
+        import asyncio
+
         own = None
         if target.max_concurrency:
             own = self._model_slots.setdefault(

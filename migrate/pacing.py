@@ -17,15 +17,19 @@ but still unanswered, are counted against it, since the provider may not have se
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import email.utils
 import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio is imported where requests are paced, email where a Retry-After is a date: the
+# planning commands import this module (through the seam's types) without a call to pace.
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|us|µs|ns|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -78,6 +82,8 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
     seconds = _plain_seconds(value)
     if seconds is not None:
         return seconds
+    import email.utils
+
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -262,6 +268,8 @@ class Pace:
     @property
     def news(self) -> asyncio.Condition:
         if self._news is None:  # created inside the running loop
+            import asyncio
+
             self._news = asyncio.Condition()
         return self._news
 
@@ -289,6 +297,8 @@ class Pace:
     async def admit(self, estimate: int) -> Ticket:
         """Wait until the allowance has room for one request of `estimate` tokens."""
         if self.wait_for(estimate):
+            import asyncio
+
             self.waits += 1
             async with self.news:
                 while wait := self.wait_for(estimate):
@@ -335,6 +345,8 @@ class AdaptiveLimit:
         self.in_use = 0
         self.clock = clock
         self._last_decrease = -1e9
+        import asyncio
+
         self._changed = asyncio.Condition()
 
     @property

@@ -58,7 +58,7 @@ class Decision(StrEnum):
 
 class _Record(BaseModel):
     # Written by migrate itself; a key from a newer version is ignored, a wrong type refused.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 def _known_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
