@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.errors", "migrate.files", "migrate.secrets", "migrate.console",
         "migrate.yamlsource", "migrate.templating", "migrate.evals.stats", "migrate.evals.power",
         "migrate.evals.progress", "migrate.history.git", "migrate.lifecycle.names",
-        "migrate.pacing",
+        "migrate.pacing", "migrate.yamlcache",
     ),
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from migrate.errors import InputError, Problem
 from migrate.registry.schema import Dependency, Model, RegistryFile, Settings, keys_at
-from migrate.yamlsource import KeyPath, Located, format_key_path, load_yaml_file
+from migrate.yamlcache import default_cache_dir, load_yaml_cached
+from migrate.yamlsource import KeyPath, Located, format_key_path
 
 DEFAULT_REGISTRY = "models.yaml"
 REGISTRY_ENV = "MIGRATE_REGISTRY"
@@ -79,7 +80,7 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
     display = str(path)
     if not path.exists() and not path.is_symlink():
         raise InputError([Problem(display, None, "", _not_found(path))])
-    located = load_yaml_file(path, display)
+    located = load_yaml_cached(path, display, default_cache_dir())
     problems: list[Problem] = []
 
     def problem(key_path: KeyPath, message: str) -> None:
