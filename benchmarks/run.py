@@ -131,10 +131,21 @@ def measure(
 class Server:
     """benchmarks/server.py in its own process, driven over its stdin."""
 
-    def __init__(self, latency: float, models: str = "good,cand") -> None:
+    def __init__(
+        self, latency: float, models: str = "good,cand", rate_limit: str | None = None
+    ) -> None:
         self.latency = latency
+        limit = ["--rate-limit", rate_limit] if rate_limit else []
         self.process = subprocess.Popen(
-            [PYTHON, str(BENCH / "server.py"), "--latency", str(latency), "--models", models],
+            [
+                PYTHON,
+                str(BENCH / "server.py"),
+                "--latency",
+                str(latency),
+                "--models",
+                models,
+                *limit,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -371,6 +382,93 @@ def comparison(
                 f"exit {last['exit_code']}, load {last['load_1min_before']:.1f}"
             )
     return runs
+
+
+def summary_429s(root: Path) -> int | None:
+    """The 429s a finished migrate run reports in its summary (all models)."""
+    found = sorted(root.glob("runbooks/*/dep/runs/*/summary.json"))
+    if not found:
+        return None
+    calls = json.loads(found[-1].read_text(encoding="utf-8")).get("calls", {})
+    return sum(calls.get("rate_limited", {}).values())
+
+
+def rate_limited(
+    work: Path,
+    cases: int,
+    limit: str,
+    latency: float,
+    concurrency: int,
+    repeat: int,
+    promptfoo: bool,
+) -> dict[str, Any]:
+    """migrate and promptfoo against a server allowing N requests per window (one allowance
+    for both models, OpenAI's x-ratelimit-* headers on every answer, 429 and Retry-After past
+    it), interleaved, `repeat` times each."""
+    per_window, _, seconds = limit.partition("/")
+    calls, window = 2 * cases, float(seconds)
+    # Windows follow one another from the first request: the last of the calls leaves when
+    # the window it fits in opens, and is answered one latency later.
+    allowed = (math.ceil(calls / int(per_window)) - 1) * window + latency
+    server = Server(latency, rate_limit=limit)
+    runs: dict[str, list[dict[str, Any]]] = {"migrate": []}
+    if promptfoo:
+        runs["promptfoo"] = []
+    try:
+        for rep in range(repeat):
+            order = list(runs) if rep % 2 == 0 else list(runs)[::-1]
+            for name in order:
+                log(f"rate-limited {rep + 1}/{repeat}: {name}")
+                where = work / f"rate-{name}-{rep}"
+                if name == "migrate":
+                    result = run_migrate(server, where, cases, concurrency)
+                    result["reported_429s"] = summary_429s(where)
+                else:
+                    result = run_promptfoo(server, where, cases, concurrency)
+                refused = sum(server.stats()["refused"].values())
+                result.update(refused=refused, requests=result.get("calls"))
+                result["answered"] = (result["requests"] or 0) - refused
+                runs[name].append(result)
+                log(
+                    f"  wall {result['wall']:.1f} s (the limit allows {allowed:.1f} s), "
+                    f"{refused} of {result['requests']} requests refused, "
+                    f"exit {result['exit_code']}, load {result['load_1min_before']:.1f}"
+                )
+    finally:
+        server.close()
+    summary: dict[str, Any] = {}
+    for name, group in runs.items():
+        summary[name] = {
+            "wall": med(group, "wall"),
+            "wall_range": spread(group, "wall"),
+            "vs_allowed": med(group, "wall") / allowed,
+            "call_phase": statistics.median(r.get("call_phase") or math.nan for r in group),
+            "time_to_first_call": statistics.median(
+                r.get("time_to_first_call") or math.nan for r in group
+            ),
+            "refused": statistics.median(r["refused"] for r in group),
+            "requests": statistics.median(r["requests"] or 0 for r in group),
+            "refused_share": statistics.median(
+                r["refused"] / r["requests"] if r["requests"] else math.nan for r in group
+            ),
+            "all_answered": all(r["answered"] == calls for r in group),
+            "exit_codes": sorted({r["exit_code"] for r in group}),
+        }
+        summary[name]["call_phase_vs_allowed"] = summary[name]["call_phase"] / allowed
+        if name == "migrate":
+            summary[name]["summary_counts_every_429"] = all(
+                r["reported_429s"] == r["refused"] for r in group
+            )
+    return {
+        "cases": cases,
+        "calls": calls,
+        "limit": limit,
+        "latency": latency,
+        "concurrency": concurrency,
+        "allowed": allowed,
+        "runs": runs,
+        "summary": summary,
+    }
 
 
 def network_probe(server: Server, root: Path) -> dict[str, Any]:
@@ -778,6 +876,31 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             2.0,
         )
     )
+    limited = results.get("rate_limited")
+    if limited:
+        mine = limited["summary"]["migrate"]
+        rows.append(
+            (
+                "rate-limited run: migrate wall <= 1.3 x the time the limit allows",
+                mine["vs_allowed"],
+                1.3,
+            )
+        )
+        rows.append(
+            ("rate-limited run: migrate requests refused <= 10%", mine["refused_share"], 0.1)
+        )
+        theirs = limited["summary"].get("promptfoo")
+        if theirs:
+            rows.append(
+                ("rate-limited run: migrate wall <= promptfoo's", mine["wall"] / theirs["wall"], 1)
+            )
+            rows.append(
+                (
+                    "rate-limited run: migrate refusals <= promptfoo's",
+                    mine["refused"] / max(theirs["refused"], 1),
+                    1.0,
+                )
+            )
     rows.append(("rerun of an unchanged run: zero calls", results["rerun"]["calls"], 0))
     memory = results["memory"]
     rows.append(
@@ -929,6 +1052,36 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"| calendar + plan | {scale['total_wall_median']:.2f} |",
         "",
     ]
+    limited = results.get("rate_limited")
+    if limited:
+        lines += [
+            "## Under a provider's rate limit",
+            "",
+            f"{limited['cases']} cases x 2 models = {limited['calls']} calls, concurrency "
+            f"{limited['concurrency']}, server latency {limited['latency'] * 1000:.0f} ms, "
+            f"one allowance of {limited['limit'].replace('/', ' requests per ')} s for both "
+            "models, OpenAI's `x-ratelimit-*` headers on every answer and 429 with "
+            "Retry-After past it. The limit allows "
+            f"{limited['allowed']:.1f} s from the first request to the last answer.",
+            "",
+            "| | wall (s) | wall range | x allowed | startup (s) | call phase (s) | call phase "
+            "x allowed | refused | of requests |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, t in limited["summary"].items():
+            lines.append(
+                f"| {name} | {t['wall']:.1f} | {t['wall_range'][0]:.1f}-{t['wall_range'][1]:.1f} "
+                f"| {t['vs_allowed']:.2f} | {fmt(t['time_to_first_call'], 1)} "
+                f"| {fmt(t['call_phase'], 1)} | {fmt(t['call_phase_vs_allowed'])} "
+                f"| {t['refused']:.0f} | {t['refused_share'] * 100:.1f}% |"
+            )
+        mine = limited["summary"]["migrate"]
+        lines += [
+            "",
+            "migrate's summary counted every 429 the server sent: "
+            f"{'yes' if mine.get('summary_counts_every_429') else 'NO'}.",
+            "",
+        ]
     rerun, resume = results["rerun"], results["resume"]
     lines += [
         "## Rerun and resume",
@@ -995,6 +1148,14 @@ def main() -> None:
     parser.add_argument("--startup-repeat", type=int, default=7)
     parser.add_argument("--no-promptfoo", action="store_true", help="skip promptfoo")
     parser.add_argument(
+        "--rate-limit",
+        default="100/10",
+        metavar="N/SECONDS",
+        help="the rate-limited run's allowance (requests per window)",
+    )
+    parser.add_argument("--rate-limit-cases", type=int, default=200)
+    parser.add_argument("--rate-limit-repeat", type=int, default=2)
+    parser.add_argument(
         "--quick", action="store_true", help="small sizes (100 cases, 1,000-case memory run)"
     )
     parser.add_argument("--output", type=Path, default=BENCH, help="folder for results.*")
@@ -1003,6 +1164,7 @@ def main() -> None:
     if args.quick:
         args.cases, args.repeat, args.memory_cases = 100, 1, 1000
         args.dependencies, args.startup_repeat = 200, 2
+        args.rate_limit, args.rate_limit_cases, args.rate_limit_repeat = "50/5", 100, 1
     use_promptfoo = not args.no_promptfoo and ensure_promptfoo()
     results: dict[str, Any] = {
         "command": " ".join(["benchmarks/run.py", *sys.argv[1:]]),
@@ -1017,6 +1179,7 @@ def main() -> None:
             "startup_repeat": args.startup_repeat,
         },
     }
+    log(f"CPU: {results['machine']['cpu_model']}, {results['machine']['cores']} cores")
     log(f"machine: {results['machine']}")
     work = Path(tempfile.mkdtemp(prefix="migrate-bench-"))
     try:
@@ -1037,6 +1200,16 @@ def main() -> None:
             )
         finally:
             server.close()
+        log(f"rate-limited run: {args.rate_limit} requests per window")
+        results["rate_limited"] = rate_limited(
+            work,
+            args.rate_limit_cases,
+            args.rate_limit,
+            args.latency,
+            args.concurrency,
+            args.rate_limit_repeat,
+            use_promptfoo,
+        )
         log("startup")
         results["startup"] = startup(work, args.startup_repeat)
         log(f"calendar + plan, {args.dependencies} dependencies")
