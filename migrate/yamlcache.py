@@ -3,9 +3,10 @@ than once per command.
 
 Reading a 1,000-dependency registry with the line of every key costs about 0.3 s; reading
 the same values and lines back from JSON costs a sixth of that. An entry is JSON, never a
-pickle: it holds plain values (dates, times and bytes tagged) and the lines, keyed by the
-SHA-256 of the file's text and of the parser's own source. An entry that does not match,
-or does not read, is ignored and replaced; small files are parsed without one.
+pickle: it holds plain values (dates, times and bytes tagged) and the lines, named and
+keyed by the SHA-256 of the file's text and of the parser's own source. An entry that does
+not match, or does not read, is ignored and replaced; the 16 entries used last are kept;
+small files are parsed without one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from migrate.yamlsource import KeyPath, Located, parse_yaml, read_text_limited
 
 FORMAT = "migrate-yaml-cache-1"
 SMALLEST = 64 * 1024  # bytes of YAML below which parsing costs less than the cache
+KEPT = 16  # entries kept: the registries (and versions of them) read most recently
 
 
 def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
@@ -46,7 +48,7 @@ def load_yaml_cached(path: Path, display: str, cache_dir: Path | None) -> Locate
     if cache_dir is None or len(text) < SMALLEST:
         return parse_yaml(text, display)
     key = _key(text)
-    entry = cache_dir / (hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24] + ".json")
+    entry = cache_dir / f"{key[:32]}.json"  # by content: a copy of the registry finds it too
     cached = _read(entry, key, display)
     if cached is not None:
         return cached
@@ -140,7 +142,9 @@ def _read(entry: Path, key: str, display: str) -> Located | None:
         stored = json.loads(entry.read_bytes())
         if stored.get("format") != FORMAT or stored.get("key") != key:
             return None
-        return Located(decode(stored["data"]), display, _decode_lines(stored["lines"]))
+        located = Located(decode(stored["data"]), display, _decode_lines(stored["lines"]))
+        os.utime(entry)  # read lately: kept when older entries are pruned
+        return located
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return None  # missing, torn or edited: parse afresh
 
@@ -164,5 +168,18 @@ def _write(entry: Path, key: str, located: Located) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _prune(entry.parent)
     except (OSError, TypeError, KeyError, ValueError):
         return
+
+
+def _prune(cache_dir: Path) -> None:
+    """Keep the KEPT most recently written entries: each edit of a registry makes one."""
+    entries = []
+    for entry in cache_dir.glob("*.json"):
+        try:
+            entries.append((entry.stat().st_mtime_ns, entry))
+        except OSError:
+            continue  # removed by another process meanwhile
+    for _, stale in sorted(entries, reverse=True)[KEPT:]:
+        stale.unlink(missing_ok=True)

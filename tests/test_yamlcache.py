@@ -14,7 +14,7 @@ import pytest
 
 from migrate.errors import InputError
 from migrate.registry.load import load_registry
-from migrate.yamlcache import SMALLEST, load_yaml_cached
+from migrate.yamlcache import KEPT, SMALLEST, load_yaml_cached
 from migrate.yamlsource import parse_yaml
 
 # Every kind of value the reader gives back, in mappings and lists, with keys that look like
@@ -134,7 +134,23 @@ def test_an_edit_is_read_not_the_old_entry(tmp_path: Path) -> None:
     load_yaml_cached(path, "big.yaml", cache)
     path.write_text(text.replace("number: 42", "number: 43", 1), encoding="utf-8")  # same size
     assert load_yaml_cached(path, "big.yaml", cache).data["item-0000"]["number"] == 43
-    assert len(entries(cache)) == 1  # one entry per file, replaced
+    assert len(entries(cache)) == 2  # an entry per content
+
+
+def test_a_copy_finds_the_entry_and_old_entries_are_pruned(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    text = big_yaml()
+    for i in range(KEPT + 3):
+        path = tmp_path / f"copy-{i}" / "big.yaml"
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+        assert load_yaml_cached(path, f"copy-{i}/big.yaml", cache).file == f"copy-{i}/big.yaml"
+    assert len(entries(cache)) == 1  # every copy read the first copy's entry
+    for i in range(KEPT + 3):
+        path = tmp_path / f"version-{i}.yaml"
+        path.write_text(text.replace("number: 42", f"number: {i}", 1), encoding="utf-8")
+        load_yaml_cached(path, "version.yaml", cache)
+    assert len(entries(cache)) == KEPT
 
 
 def test_a_syntax_error_is_raised_every_time_and_never_kept(tmp_path: Path) -> None:
