@@ -16,12 +16,12 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from migrate import yamlsource
+from migrate.files import write_atomic
 from migrate.yamlsource import KeyPath, Located, parse_yaml, read_text_limited
 
 FORMAT = "migrate-yaml-cache-1"
@@ -159,15 +159,7 @@ def _write(entry: Path, key: str, located: Located) -> None:
             "lines": _encode_lines(located.lines),
         }
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".tmp", dir=entry.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as handle:
-                handle.write(text)
-            os.replace(tmp, entry)  # readers see the old entry or the new one, never half
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(entry, text)  # readers see the old entry or the new one, never half
         _prune(entry.parent)
     except (OSError, TypeError, KeyError, ValueError):
         return
