@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import pytest
+from scipy.stats import binom
+from statsmodels.stats.multitest import multipletests
 
 from migrate.evals.checks import is_refusal
 from migrate.evals.judge import judge_extra, parse_judge
 from migrate.evals.record import Entry, EntryKey, Verdict
 from migrate.evals.results import Results, drift, evaluate
 from migrate.evals.scoring import score_model
+from migrate.evals.stats import tango_interval
 from migrate.evals.suite import Case, CheckSpec
 from migrate.llm import CallRecord
 from migrate.registry.schema import Gates
+from tests.support.second_stats import optimizer_interval
 
 BASE, CAND, OTHER, JUDGE = "vendor/old", "vendor/new", "vendor/other", "vendor/judge"
 CHECKS = [CheckSpec(type="contains", value="{{ expected }}")]
@@ -123,8 +128,7 @@ def test_regressions_improvements_flaky_and_unscored_with_one_sample() -> None:
     assert comparison.paired_cases == 5
     assert comparison.diff == pytest.approx(-1 / 5)
     assert comparison.mcnemar_p == pytest.approx(1.0)  # 1 better, 2 worse
-    assert comparison.bootstrap is None
-    assert comparison.method == "Tango score interval (exact McNemar p-value)"
+    assert comparison.method == "Tango score interval"
     assert comparison.interval is not None
     low, high = score_interval_by_likelihood(better=1, worse=2, n=5)
     assert comparison.interval.low == pytest.approx(low, abs=1e-6)
@@ -180,11 +184,14 @@ def test_flaky_cases_and_fractional_outcomes_with_three_samples() -> None:
     assert [s.status for s in rows["c004"].samples] == ["pass", "error", "fail"]
     differences = [1 / 3 - 1, 0, 1 - 2 / 3, 2 / 3 - 0, 0.5 - 1]
     assert comparison.diff == pytest.approx(sum(differences) / 5)
-    assert comparison.mcnemar_p is None and comparison.bootstrap is not None
-    assert comparison.method.endswith("and paired bootstrap")
+    assert comparison.mcnemar_p is None  # McNemar is for one sample per case
+    # One interval decides: the clustered score interval on the per-case differences, here
+    # from a second implementation (scipy's optimizer and root finder).
+    assert comparison.method == "clustered score interval (case as the unit)"
+    low, high = optimizer_interval(differences)
     assert comparison.interval is not None
-    assert comparison.interval.low <= comparison.bootstrap.low
-    assert comparison.interval.high >= comparison.bootstrap.high
+    assert comparison.interval.low == pytest.approx(low, abs=1e-6)
+    assert comparison.interval.high == pytest.approx(high, abs=1e-6)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -260,12 +267,54 @@ def test_zero_disagreement_on_80_cases_is_inconclusive_and_says_how_many_would_s
     assert results.verdict == INCONCLUSIVE and results.exit_code == 3
     comparison = results.comparisons[CAND]
     assert comparison.gates[0].status == "unclear"
-    assert comparison.cases_to_settle == 190
+    # By hand: with no disagreement the bound is z^2/(n + z^2), under 2 points from
+    # n > z^2 (1 - 0.02)/0.02 = 188.2; a suite of 189 drawn at these rates agrees again.
+    assert comparison.cases_to_settle == 189
+    assert comparison.settlement is not None
+    assert comparison.settlement.for_likely == 189
+    assert comparison.settlement.chance_at_observed_rates == 1.0
     assert comparison.explanation == (
         "The two models agreed on all 80 cases, but 80 cases cannot rule out a drop of up to "
-        "4.6 pts, more than the 2.0 pts margin. About 190 cases at the observed rates would "
-        "settle it (the suite has 80); more samples per case do not replace cases."
+        "4.6 pts (95% confidence), more than the 2.0 pts margin, however many samples each "
+        "case has. A suite of 189 cases would settle it in at least 80% of reruns (the suite "
+        "has 80; drawn at the observed rates, 1 sample per case)."
     )
+
+
+def tango_settles(better: int, worse: int, cases: int, margin: float) -> bool:
+    interval = tango_interval(better, worse, cases)
+    return interval.low > -margin or interval.high < -margin
+
+
+def chance_of_one_improvement_rate(cases: int, rate: float, margin: float) -> float:
+    """Reruns of `cases` cases whose improvements are Binomial(cases, rate) (scipy), each
+    judged by Tango's interval (checked against published values in test_stats)."""
+    return sum(
+        binom.pmf(better, cases, rate)
+        for better in range(cases + 1)
+        if tango_settles(better, 0, cases, margin)
+    )
+
+
+def test_one_improvement_in_80_states_the_suite_that_settles_half_the_reruns() -> None:
+    cand = same(80)
+    base = same(80)
+    base[3] = [BAD]  # one case improves
+    comparison = run({BASE: base, CAND: cand}).comparisons[CAND]
+    assert comparison.gates[0].status == "unclear"
+    stated = comparison.cases_to_settle
+    assert stated is not None
+    # The stated size settles at least half of the reruns at the observed rate, and one case
+    # fewer does not (scipy's binomial, Tango's interval).
+    assert chance_of_one_improvement_rate(stated, 1 / 80, 0.02) >= 0.5
+    assert chance_of_one_improvement_rate(stated - 1, 1 / 80, 0.02) < 0.5
+    likely = comparison.settlement.for_likely if comparison.settlement else None
+    assert likely is not None and chance_of_one_improvement_rate(likely, 1 / 80, 0.02) >= 0.8
+    assert chance_of_one_improvement_rate(likely - 1, 1 / 80, 0.02) < 0.8
+    assert (
+        f"A suite of {stated} cases would settle it in at least half of reruns, {likely} in "
+        "80% (the suite has 80; drawn at the observed rates, 1 sample per case)."
+    ) in comparison.explanation
 
 
 def test_one_case_worse_on_20_cases_is_inconclusive_not_fail() -> None:
@@ -330,6 +379,44 @@ def test_the_run_verdict_is_the_best_candidates() -> None:
     assert results.comparisons[CAND].verdict == PASS
     assert results.comparisons[OTHER].verdict == FAIL
     assert results.verdict == PASS  # there is a candidate one can migrate to
+
+
+def test_several_candidates_are_holm_adjusted_and_the_pick_is_accounted_for() -> None:
+    # Alone, 250 agreeing cases pass a 2-point margin: by hand, the margin test's statistic
+    # is 0.02 sqrt(250 / (0.02 x 0.98)) = 2.259, p = 0.0239 < 0.05.
+    alone = run({BASE: same(250), CAND: same(250)})
+    assert alone.comparisons[CAND].verdict == PASS
+    statistic = 0.02 * math.sqrt(250 / (0.02 * 0.98))
+    p_alone = 2 * (1 - NormalDist().cdf(statistic))
+    assert alone.comparisons[CAND].p_value == pytest.approx(p_alone, abs=1e-9)
+    # Beside two candidates sitting exactly on the margin (5 regressions in 250: -2 points,
+    # p = 1), Holm tests the smallest p-value at 0.05/3 and stops there: nothing is settled.
+    on_margin = same(250)
+    for index in range(5):
+        on_margin[index] = [BAD]
+    third = "vendor/third"
+    results = run({BASE: same(250), CAND: same(250), OTHER: on_margin, third: on_margin})
+    raw = [results.comparisons[m].p_value for m in (CAND, OTHER, third)]
+    assert raw == pytest.approx([p_alone, 1.0, 1.0], abs=1e-9)
+    _, adjusted, _, _ = multipletests([p_alone, 1.0, 1.0], alpha=0.05, method="holm")
+    comparison = results.comparisons[CAND]
+    assert comparison.adjusted_p_value == pytest.approx(adjusted[0], abs=1e-12)
+    assert comparison.verdict == INCONCLUSIVE and results.verdict == INCONCLUSIVE
+    assert comparison.family == 3
+    assert comparison.level == pytest.approx(1 - 0.05 / 3)
+    # Its interval is shown at that level: by hand, z = 2.394 and the bound is
+    # z^2 / (250 + z^2) = 2.24 points, past the margin; a suite of more than
+    # z^2 (1 - 0.02) / 0.02 = 280.9 cases would clear it.
+    z = NormalDist().inv_cdf(1 - 0.05 / 6)
+    assert comparison.interval is not None
+    assert comparison.interval.low == pytest.approx(-(z * z) / (250 + z * z), abs=1e-9)
+    assert comparison.cases_to_settle == 281
+    detail = comparison.gates[0].detail
+    assert detail.startswith("difference +0.0 pts, 98.33% interval [-2.2 pts, +2.2 pts]")
+    assert "Holm-adjusted across 3 candidates" in detail
+    assert "Holm-adjusted across 3 candidates" in comparison.explanation
+    record = comparison.to_record().pass_rate_diff
+    assert record is not None and record.adjusted_across == 3
 
 
 def test_a_run_without_candidates_is_a_baseline() -> None:
@@ -486,9 +573,14 @@ def test_results_json_holds_the_verdict_and_lists_of_case_ids() -> None:
     assert candidate["regressions"] == ["c000"]
     assert candidate["improvements"] == ["c002"]
     assert candidate["flaky"] == [] and candidate["unscored"] == []
+    # The keys of the first release stay; new ones are added beside them.
     assert set(candidate["pass_rate_diff"]) == {
         "estimate", "low", "high", "method", "mcnemar_exact_p", "bootstrap_low", "bootstrap_high",
+        "level", "p_value", "adjusted_p_value", "adjusted_across",
     }  # fmt: skip
+    assert candidate["pass_rate_diff"]["bootstrap_low"] is None
+    assert candidate["pass_rate_diff"]["level"] == 0.95
+    assert candidate["pass_rate_diff"]["adjusted_across"] == 1
     assert set(data["metrics"]) == {BASE, CAND}
     assert data["metrics"][BASE]["pass_rate"] == pytest.approx(2 / 3)
     assert data["outcomes"] == {

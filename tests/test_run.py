@@ -128,8 +128,14 @@ def test_one_case_worse_on_twenty_is_inconclusive_and_says_what_would_settle_it(
     comparison = summary["candidates"]["openai/cand"]
     assert summary["verdict"] == "INCONCLUSIVE"
     assert comparison["regressions"] == ["c007"]
-    assert comparison["cases_to_settle"] > 20
-    assert "cases at the observed rates would settle it" in comparison["explanation"]
+    stated = comparison["cases_to_settle"]
+    assert stated > 20
+    assert comparison["settlement"]["for_even_chance"] == stated
+    assert comparison["settlement"]["direction"] == "broken"  # -5 pts observed, margin -2
+    assert (
+        f"A suite of {stated} cases would settle it in at least half of reruns"
+        in (comparison["explanation"])
+    )
     assert "INCONCLUSIVE" in result.output
 
 
@@ -331,7 +337,9 @@ def test_samples_disagreeing_are_flaky(cli, tmp_path: Path, server: ScriptedServ
     assert comparison["regressions"] == []
     assert summary["outcomes"]["openai/cand"]["c001"] == pytest.approx(2 / 3)
     assert server.calls == {"good": 30, "cand": 30}
-    assert "bootstrap" in comparison["pass_rate_diff"]["method"]
+    # One interval decides, with the case as the unit; the bootstrap is gone.
+    assert comparison["pass_rate_diff"]["method"] == "clustered score interval (case as the unit)"
+    assert comparison["pass_rate_diff"]["bootstrap_low"] is None
 
 
 def test_llm_judge_checks_are_graded_by_the_judge_model(

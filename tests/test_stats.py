@@ -15,9 +15,7 @@ from statsmodels.stats.proportion import proportion_confint
 from migrate.evals.stats import (
     Z95,
     Interval,
-    cases_to_settle,
     mcnemar_exact_p,
-    paired_bootstrap,
     quantile,
     tango_interval,
     wilson,
@@ -209,31 +207,7 @@ def test_mcnemar_is_a_probability_and_symmetric(better: int, worse: int) -> None
     assert p == mcnemar_exact_p(worse, better)
 
 
-# --- paired bootstrap --------------------------------------------------------------------
-
-
-def test_paired_bootstrap_is_deterministic_for_a_seed() -> None:
-    differences = [1.0, 0.0, -1.0, 0.5, 0.0, 0.0, -0.5, 0.0] * 4
-    first = paired_bootstrap(differences, seed=7)
-    assert paired_bootstrap(differences, seed=7) == first
-    assert paired_bootstrap(list(differences), seed=7, resamples=4000) == first
-    assert paired_bootstrap(differences, seed=8) != first
-
-
-def test_paired_bootstrap_brackets_the_mean() -> None:
-    differences = [0.0] * 30 + [-1.0] * 5 + [1.0] * 1
-    interval = paired_bootstrap(differences)
-    mean = sum(differences) / len(differences)
-    assert interval.low < mean < interval.high
-    assert interval.high < 0.05  # mostly regressions: the interval leans negative
-
-
-def test_paired_bootstrap_of_identical_cases_has_no_width() -> None:
-    assert paired_bootstrap([0.0] * 50) == Interval(0.0, 0.0)
-    assert paired_bootstrap([]) == Interval(-1.0, 1.0)
-
-
-# --- quantiles and how many cases would settle it ---------------------------------------
+# --- quantiles ------------------------------------------------------------------------------
 
 
 def test_quantile_interpolates_linearly() -> None:
@@ -248,20 +222,3 @@ def test_quantile_interpolates_linearly() -> None:
 def test_quantile_matches_numpy_linear_quantile(values: list[float], q: float) -> None:
     result = quantile(values, q)
     assert result == pytest.approx(float(np.quantile(values, q)), rel=1e-9, abs=1e-6)
-
-
-def test_cases_to_settle_with_no_disagreement_at_a_two_point_margin_is_about_190() -> None:
-    needed = cases_to_settle(0.0, 0.0, 80, 0.02)
-    assert needed == 190
-    # ... and that many cases really would settle it: the bound falls inside the margin.
-    assert tango_interval(0, 0, needed).low > -0.02
-    assert tango_interval(0, 0, needed - 2).low < -0.02
-
-
-def test_cases_to_settle_is_none_when_no_number_would() -> None:
-    assert cases_to_settle(-0.02, 0.1, 50, 0.02) is None  # sitting exactly on the margin
-    assert cases_to_settle(-0.05, 0.0, 50, 0.02) is None
-
-
-def test_cases_to_settle_is_always_more_than_the_suite_has() -> None:
-    assert cases_to_settle(0.0, 0.0, 500, 0.02) == 501

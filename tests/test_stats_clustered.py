@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import minimize
 from statsmodels.stats.multitest import multipletests
 
 from migrate.evals.stats import (
@@ -27,6 +26,7 @@ from migrate.evals.stats import (
     support,
     tango_interval,
 )
+from tests.support.second_stats import optimizer_variance
 
 
 def differences_of(better: int, worse: int, n: int) -> list[float]:
@@ -91,46 +91,6 @@ def test_on_single_samples_it_is_tango(counts: tuple[int, int, int]) -> None:
 
 
 # --- the constrained fit, against a generic optimizer ---------------------------------------
-
-
-def optimizer_variance(differences: list[float], delta: float) -> float:
-    """The variance at the most likely distribution on the observed values and +-1 whose
-    mean is delta, found by scipy's SLSQP."""
-    values, shares = support(differences)
-    points = np.array(sorted({*values, -1.0, 1.0}))
-    weights = np.array([dict(zip(values, shares, strict=True)).get(p, 0.0) for p in points])
-    seen = weights > 0
-
-    def negative_log_likelihood(p: np.ndarray) -> float:
-        return float(-np.sum(weights[seen] * np.log(np.maximum(p[seen], 1e-300))))
-
-    # Two starts, flat and feasible (the observed shares with enough mass moved to the
-    # extreme on the side of delta); SLSQP sometimes stalls just short of the optimum from
-    # one of them, so the better feasible answer counts.
-    mean = float(weights @ points)
-    extreme = np.zeros(len(points))
-    if delta >= mean:
-        extreme[-1], moved = 1.0, (delta - mean) / (1 - mean)
-    else:
-        extreme[0], moved = 1.0, (mean - delta) / (mean + 1)
-    answers = []
-    for start in (np.full(len(points), 1 / len(points)), (1 - moved) * weights + moved * extreme):
-        result = minimize(
-            negative_log_likelihood,
-            start,
-            method="SLSQP",
-            bounds=[(0.0, 1.0)] * len(points),
-            constraints=[
-                {"type": "eq", "fun": lambda p: p.sum() - 1},
-                {"type": "eq", "fun": lambda p: p @ points - delta},
-            ],
-            options={"ftol": 1e-15, "maxiter": 2000},
-        )
-        p = result.x
-        if abs(p.sum() - 1) < 1e-9 and abs(p @ points - delta) < 1e-9 and p.min() > -1e-12:
-            answers.append((result.fun, float(p @ (points - delta) ** 2)))
-    assert answers, "the optimizer found no feasible answer"
-    return min(answers)[1]
 
 
 @settings(max_examples=120, deadline=None)

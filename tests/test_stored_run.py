@@ -75,9 +75,10 @@ def test_migrate_report_rescores_a_stored_run_to_its_stated_outcomes(
         "made_this_time": 9,
         "rate_limited": {},
     }
+    # Every key of the stored version 1 summary is written again; later fields come beside.
     for key in ("metrics", "candidates"):
         for model in stated[key]:
-            assert set(rendered[key][model]) == set(stated[key][model]), (key, model)
+            assert set(rendered[key][model]) >= set(stated[key][model]), (key, model)
     assert set(rendered) == set(stated)
     assert shape(rendered["drift"]) == shape(stated["drift"])
 

@@ -5,7 +5,8 @@ A pair (one sample of each model) is a win or a loss for the candidate only when
 says so with the answers in both orders; when the two orders disagree the judge preferred
 a position, not an answer, and the pair counts as a tie. A case's win and loss fractions
 are over its judged pairs; (wins - losses) / cases is the net preference that the verdict
-holds against the dependency's margin.
+holds against the dependency's margin (`preference_gate`), with the interval of a pass-rate
+difference.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from migrate.evals.judge import ORDERS, pairwise_extra, parse_preference
-from migrate.evals.record import Entry, EntryKey
+from migrate.evals.record import Entry, EntryKey, GateResult, Verdict
 from migrate.evals.record_pairs import PairwiseCase, PairwiseJudgement, PairwiseSummary
+from migrate.evals.stats import AdjustedDecision, holm_decisions, level_text
 from migrate.evals.suite import Case, CheckSpec
 
 SHOWN_FIRST = {"AB": "baseline", "BA": "candidate"}
@@ -184,3 +186,100 @@ def _whose(winner: str, order: str) -> str:
     first = SHOWN_FIRST[order]
     second = "candidate" if first == "baseline" else "baseline"
     return first if winner == "A" else second
+
+
+# --- the pairwise gate ------------------------------------------------------------------------
+
+
+def preference_fractions(preference: Preference) -> tuple[list[float], list[float]]:
+    """Each judged case's loss and win fractions: as (baseline, candidate) pass fractions,
+    their difference is the case's net preference, and the paired interval applies."""
+    return [c.loss_fraction for c in preference.cases], [c.win_fraction for c in preference.cases]
+
+
+def preference_gate(
+    preference: Preference,
+    samples: int,
+    margin: float,
+    decision: AdjustedDecision | None = None,
+    family: int = 1,
+) -> tuple[PairwiseSummary, GateResult]:
+    """The net preference (wins - losses) / cases held against the margin with the
+    interval of a pass-rate difference (Tango's for one sample per case, the clustered score
+    interval for more); `decision` when it was Holm-adjusted across `family` candidates."""
+    if preference.n == 0:
+        detail = "no case could be judged side by side (an answer or a verdict is missing)"
+        gate = GateResult(
+            name="pairwise", threshold=margin, observed=None, status="unclear", detail=detail
+        )
+        return preference.to_record(None, None, "none"), gate
+    if decision is None:
+        decision = holm_decisions({"": preference_fractions(preference)}, samples, margin)[""]
+    difference = decision.difference
+    interval = difference.interval
+    record = preference.to_record(interval.low, interval.high, difference.method)
+    text = (
+        f"{len(record.wins)} wins, {len(record.losses)} losses, {len(record.ties)} ties over "
+        f"{preference.n} cases: net {difference.estimate * 100:+.1f} pts, "
+        f"{level_text(decision.level)} interval [{interval.low * 100:+.1f} pts, "
+        f"{interval.high * 100:+.1f} pts], margin -{margin * 100:.1f} pts"
+    )
+    if family > 1:
+        text += (
+            f" (Holm-adjusted across {family} candidates: margin test p = "
+            f"{decision.p_value:.3g}, adjusted p = {decision.adjusted_p_value:.3g})"
+        )
+    if record.inconsistent_share:
+        text += f"; {record.inconsistent_share * 100:.0f}% of judgements changed with the order"
+    gate = GateResult(
+        name="pairwise",
+        threshold=margin,
+        observed=difference.estimate,
+        status=decision.status,
+        detail=text,
+    )
+    return record, gate
+
+
+def explain_preference(
+    verdict: Verdict,
+    record: PairwiseSummary,
+    margin: float,
+    explanation: str,
+    settle: str,
+    gates: list[GateResult],
+    level: float = 0.95,
+) -> str:
+    """The explanation of a run whose suite has a pairwise check, in its own terms; `settle`
+    says how many cases would settle an unclear gate, `level` is the interval's."""
+    if verdict is Verdict.FAIL or record.net is None or record.low is None:
+        return explanation
+    judged = (
+        f"Judged side by side over {record.cases} cases, the candidate wins "
+        f"{len(record.wins)}, loses {len(record.losses)} and ties {len(record.ties)}"
+    )
+    confidence = level_text(level)
+    if verdict is Verdict.PASS:
+        return (
+            f"{judged}: its net preference is at worst {record.low * 100:+.1f} pts ({confidence} "
+            f"confidence), inside the -{margin * 100:.1f} pts margin, and every other gate holds."
+        )
+    unclear = [g.name for g in gates if g.status == "unclear"]
+    if "pass_rate_drop" in unclear or "pairwise" not in unclear:
+        return f"{judged}. {explanation}"
+    if not record.wins and not record.losses:
+        parts = [
+            f"{judged}, but {record.cases} cases cannot rule out a net loss of up to "
+            f"{-record.low * 100:.1f} pts, more than the {margin * 100:.1f} pts margin."
+        ]
+    else:
+        parts = [
+            f"{judged}: the {confidence} interval of its net preference "
+            f"[{record.low * 100:+.1f} pts, {(record.high or 0.0) * 100:+.1f} pts] straddles "
+            f"the -{margin * 100:.1f} pts margin."
+        ]
+    parts.append(settle)
+    others = [g for g in unclear if g != "pairwise"]
+    if others:
+        parts.append(f"Unclear gates: {', '.join(others)}.")
+    return " ".join(parts)

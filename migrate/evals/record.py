@@ -263,8 +263,20 @@ class PassRateDiff(_Record):
     high: float | None
     method: str
     mcnemar_exact_p: float | None = None
-    bootstrap_low: float | None = None
+    bootstrap_low: float | None = None  # written by version 1 runs with K > 1; now null
     bootstrap_high: float | None = None
+    level: float = 0.95  # of low..high: lower when Holm's adjustment across candidates applies
+    p_value: float | None = None  # score test of "difference = -margin"
+    adjusted_p_value: float | None = None  # Holm's, across `adjusted_across` candidates
+    adjusted_across: int = 1
+
+
+class Settlement(_Record):  # how large a suite would settle an unclear pass-rate gate
+    direction: str  # holds | broken: the side of the margin the observed rates are on
+    at_observed_rates: int  # the smallest suite whose interval clears at exactly these rates
+    chance_at_observed_rates: float  # that a suite of that size, drawn at them, settles it
+    for_even_chance: int | None  # the smallest that settles it at least half the time
+    for_likely: int | None  # ... at least 80% of the time (None: no suite size does)
 
 
 class CandidateSummary(_Record):
@@ -276,7 +288,8 @@ class CandidateSummary(_Record):
     paired_cases: int = 0
     pass_rate_diff: PassRateDiff | None = None
     gates: list[GateResult] = Field(default_factory=list)
-    cases_to_settle: int | None = None
+    cases_to_settle: int | None = None  # settlement.for_even_chance
+    settlement: Settlement | None = None
     explanation: str = ""
     pairwise: PairwiseSummary | None = None  # with a pairwise check: losses are regressions
     similarity: SimilaritySummary | None = None

@@ -28,7 +28,7 @@ from migrate.evals.record import (
 from migrate.evals.record_pairs import SimilaritySummary
 from migrate.evals.scoring import CaseResult, score_model
 from migrate.evals.similarity import similarity
-from migrate.evals.verdict import RANK, Comparison, compare
+from migrate.evals.verdict import RANK, Comparison, compare, margin_decisions
 from migrate.registry.schema import Gates
 
 
@@ -132,6 +132,18 @@ def evaluate(
     ]
     if unjudged:
         infrastructure = "; ".join([*([infrastructure] if infrastructure else []), *unjudged])
+    # With several candidates each gate is Holm-adjusted across them (see margin_decisions).
+    pass_rates, pairwise = (
+        margin_decisions(
+            by_model[baseline],
+            {m: by_model[m] for m in candidates},
+            preferences,
+            samples,
+            gates.pass_rate_drop,
+        )
+        if len(candidates) > 1
+        else ({}, {})
+    )
     comparisons = {
         m: compare(
             by_model[baseline],
@@ -143,6 +155,8 @@ def evaluate(
             samples,
             preference=preferences[m],
             pass_rate_measured=per_output,
+            decisions=(pass_rates.get(m), pairwise.get(m)),
+            family=len(candidates),
         )
         for m in candidates
     }
@@ -151,7 +165,7 @@ def evaluate(
         for comparison in comparisons.values():
             # The comparison's own explanation would state a verdict the data cannot carry.
             comparison.verdict = Verdict.ERROR
-            comparison.cases_to_settle = None
+            comparison.settlement = None
             comparison.explanation = (
                 "Too many calls failed to judge this candidate; the comparison below covers "
                 f"only the {comparison.paired_cases} cases scored on both models."

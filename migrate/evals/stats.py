@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -367,21 +366,9 @@ def mcnemar_exact_p(better: int, worse: int) -> float:
     return float(min(1.0, 2 * tail))
 
 
-def paired_bootstrap(
-    differences: Sequence[float], seed: int = 20240601, resamples: int = 4000
-) -> Interval:
-    """Percentile interval of the mean per-case difference, resampling cases.
-
-    Superseded by `paired_difference`, which does not collapse to zero width when no case
-    differs; kept while the verdict code still reports it."""
-    n = len(differences)
-    if n == 0:
-        return Interval(-1.0, 1.0)
-    rng = random.Random(seed)
-    means = sorted(
-        sum(differences[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples)
-    )
-    return Interval(means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1])
+def level_text(level: float) -> str:
+    """A confidence level as a report says it: `95%`, `97.5%`, `98.33%`."""
+    return f"{level * 100:.4g}%"
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
@@ -395,23 +382,3 @@ def quantile(values: Sequence[float], q: float) -> float | None:
     if lower == upper:
         return ordered[lower]
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
-
-
-def cases_to_settle(
-    observed: float, discordance: float, n: int, margin: float, z: float = Z95
-) -> int | None:
-    """Roughly how many cases (at the observed rates) would put the interval clear of the
-    non-inferiority margin on one side or the other; None when no number would.
-
-    A Wald approximation, wrong when zero or one case disagrees: superseded by
-    `power.cases_to_settle`, kept while the verdict code still calls it."""
-    gap = observed + margin  # distance of the estimate from the margin
-    if abs(gap) < 1e-9:
-        return None
-    if discordance <= 0:
-        # No disagreements seen: the interval is about +-z^2/(n + z^2).
-        if observed < -margin:
-            return None
-        return max(n + 1, math.ceil(z * z / margin - z * z) + 1)
-    variance = max(discordance - observed * observed, 1e-9)
-    return max(n + 1, math.ceil(z * z * variance / (gap * gap)))

@@ -1,27 +1,52 @@
 """From two models' scored cases to a verdict: the paired diff (regressions, improvements,
 flaky cases), the pass-rate difference with its interval, the other gates, and the words
 that explain the decision. Pure.
+
+One interval decides the pass-rate gate: `stats.paired_difference` on the pass fractions of
+the cases scored on both models (Tango's for one sample per case, the clustered score
+interval for more); a pairwise check's net preference is held against the margin with the
+same interval (`pairwise.preference_gate`). With several candidates each of these gates is
+Holm-adjusted across them (`stats.holm_decisions`); when one stays unclear,
+`power.cases_to_settle` says how large a suite would settle it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from statistics import NormalDist
 
-from migrate.evals.pairwise import Preference
-from migrate.evals.record import CandidateSummary, GateResult, ModelMetrics, PassRateDiff, Verdict
+from migrate.evals.pairwise import (
+    Preference,
+    explain_preference,
+    preference_fractions,
+    preference_gate,
+)
+from migrate.evals.power import LIMIT, cases_to_settle
+from migrate.evals.record import (
+    CandidateSummary,
+    GateResult,
+    ModelMetrics,
+    PassRateDiff,
+    Settlement,
+    Verdict,
+)
 from migrate.evals.record_pairs import PairwiseSummary
 from migrate.evals.scoring import CaseResult
 from migrate.evals.stats import (
+    AdjustedDecision,
     Interval,
-    cases_to_settle,
+    PairedDifference,
+    holm_decisions,
+    level_text,
     mcnemar_exact_p,
-    paired_bootstrap,
-    tango_interval,
+    paired_difference,
 )
 from migrate.registry.schema import Gates
 
 # When candidates disagree, the run's verdict is its best candidate's.
 RANK = {Verdict.PASS: 3, Verdict.INCONCLUSIVE: 2, Verdict.FAIL: 1, Verdict.ERROR: 0}
+SETTLE_SEED = 20240601  # the simulated chances of `cases_to_settle`: a rerun says the same
 
 
 def _gate(
@@ -41,15 +66,24 @@ class Comparison:
     flaky: list[str]
     unscored: list[str]
     paired_cases: int
-    diff: float | None
-    interval: Interval | None
-    method: str
-    mcnemar_p: float | None
-    bootstrap: Interval | None
-    gates: list[GateResult]
-    cases_to_settle: int | None
-    explanation: str
+    margin: float
+    diff: float | None = None
+    interval: Interval | None = None
+    method: str = "none"
+    mcnemar_p: float | None = None
+    level: float = 0.95  # of the interval: lower after Holm's adjustment across candidates
+    p_value: float | None = None  # score test of "difference = -margin"
+    adjusted_p_value: float | None = None
+    family: int = 1  # candidates the pass-rate gate was adjusted across
+    gates: list[GateResult] = field(default_factory=list)
+    settlement: Settlement | None = None
+    explanation: str = ""
     preference: PairwiseSummary | None = None
+
+    @property
+    def cases_to_settle(self) -> int | None:
+        """The suite size that settles the gate in at least half of reruns."""
+        return self.settlement.for_even_chance if self.settlement else None
 
     def to_record(self) -> CandidateSummary:
         return CandidateSummary(
@@ -65,11 +99,14 @@ class Comparison:
                 high=self.interval.high if self.interval else None,
                 method=self.method,
                 mcnemar_exact_p=self.mcnemar_p,
-                bootstrap_low=self.bootstrap.low if self.bootstrap else None,
-                bootstrap_high=self.bootstrap.high if self.bootstrap else None,
+                level=self.level,
+                p_value=self.p_value,
+                adjusted_p_value=self.adjusted_p_value,
+                adjusted_across=self.family,
             ),
             gates=self.gates,
             cases_to_settle=self.cases_to_settle,
+            settlement=self.settlement,
             explanation=self.explanation,
             pairwise=self.preference,
         )
@@ -77,6 +114,53 @@ class Comparison:
 
 def _pct(value: float) -> str:
     return f"{value * 100:+.1f} pts"
+
+
+def paired_fractions(
+    baseline_rows: list[CaseResult], candidate_rows: list[CaseResult]
+) -> tuple[list[float], list[float]]:
+    """The two models' pass fractions over the cases scored on both, case by case."""
+    base, cand = [], []
+    for b, c in zip(baseline_rows, candidate_rows, strict=True):
+        if b.pass_fraction is not None and c.pass_fraction is not None:
+            base.append(b.pass_fraction)
+            cand.append(c.pass_fraction)
+    return base, cand
+
+
+def margin_decisions(
+    baseline_rows: list[CaseResult],
+    by_candidate: Mapping[str, list[CaseResult]],
+    preferences: Mapping[str, Preference | None],
+    samples: int,
+    margin: float,
+) -> tuple[dict[str, AdjustedDecision], dict[str, AdjustedDecision]]:
+    """Each candidate's pass-rate gate and pairwise gate, each Holm-adjusted across the
+    candidates: the owner picks one, and a 95% interval apiece would overstate the evidence
+    for the one picked. With one candidate, its plain 95% intervals."""
+    pass_rates = holm_decisions(
+        {m: paired_fractions(baseline_rows, rows) for m, rows in by_candidate.items()},
+        samples,
+        margin,
+    )
+    judged = {m: preference_fractions(p) for m, p in preferences.items() if p and p.n}
+    return pass_rates, holm_decisions(judged, samples, margin)
+
+
+def settlement(differences: list[float], margin: float, level: float = 0.95) -> Settlement | None:
+    """How large a suite, drawn at the observed per-case differences, would settle the
+    gate at the interval's level; None when the estimate sits exactly on the margin."""
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+    found = cases_to_settle(differences, margin, z, seed=SETTLE_SEED)
+    if found is None:
+        return None
+    return Settlement(
+        direction=found.direction,
+        at_observed_rates=found.at_observed_rates,
+        chance_at_observed_rates=found.chance_at_observed_rates,
+        for_even_chance=found.for_even_chance,
+        for_likely=found.for_likely,
+    )
 
 
 def compare(
@@ -89,13 +173,17 @@ def compare(
     samples: int,
     preference: Preference | None = None,
     pass_rate_measured: bool = True,
+    decisions: tuple[AdjustedDecision | None, AdjustedDecision | None] = (None, None),
+    family: int = 1,
 ) -> Comparison:
-    """`preference`: the judge's side-by-side verdicts when the suite has a pairwise check;
-    `pass_rate_measured` is False when every check is pairwise (every output then passes)."""
+    """One candidate against the baseline. `preference`: the judge's side-by-side verdicts
+    when the suite has a pairwise check; `pass_rate_measured` is False when every check is
+    pairwise (every output then passes). `decisions` are its pass-rate and pairwise gates
+    when they were Holm-adjusted across `family` candidates (`margin_decisions`); without
+    them each gate is decided on its own 95% interval."""
     regressions, improvements, flaky, unscored = [], [], [], []
-    differences: list[float] = []
-    better = worse = 0.0
-    refusal_better = refusal_worse = 0.0
+    base_refusals: list[float] = []
+    cand_refusals: list[float] = []
     for base, cand in zip(baseline_rows, candidate_rows, strict=True):
         b, c = base.pass_fraction, cand.pass_fraction
         if b is None or c is None:
@@ -103,56 +191,44 @@ def compare(
             continue
         if base.flaky or cand.flaky:
             flaky.append(base.case.id)
-        differences.append(c - b)
-        better += max(c - b, 0.0)
-        worse += max(b - c, 0.0)
         if b - c >= 0.5:
             regressions.append(base.case.id)
         elif c - b >= 0.5:
             improvements.append(base.case.id)
-        rb, rc = base.refusal_fraction or 0.0, cand.refusal_fraction or 0.0
-        refusal_better += max(rb - rc, 0.0)  # fewer refusals on the candidate
-        refusal_worse += max(rc - rb, 0.0)
-    n = len(differences)
+        base_refusals.append(base.refusal_fraction or 0.0)
+        cand_refusals.append(cand.refusal_fraction or 0.0)
+    base_passes, cand_passes = paired_fractions(baseline_rows, candidate_rows)
+    n = len(base_passes)
     margin = gates.pass_rate_drop
+    comparison = Comparison(model, Verdict.INCONCLUSIVE, regressions, improvements, flaky,
+                            unscored, n, margin)  # fmt: skip
     if n == 0:
-        return Comparison(
-            model,
-            Verdict.INCONCLUSIVE,
-            regressions,
-            improvements,
-            flaky,
-            unscored,
-            0,
-            None,
-            None,
-            "none",
-            None,
-            None,
-            [],
-            None,
-            "No case was scored on both models, so nothing can be compared.",
-        )
-    diff = sum(differences) / n
-    interval = tango_interval(better, worse, n)
-    method = "Tango score interval" + (" (exact McNemar p-value)" if samples == 1 else "")
-    mcnemar = mcnemar_exact_p(round(better), round(worse)) if samples == 1 else None
-    bootstrap = paired_bootstrap(differences) if samples > 1 else None
-    effective = interval
-    if bootstrap is not None:  # use the more cautious of the two on each side
-        effective = Interval(min(interval.low, bootstrap.low), max(interval.high, bootstrap.high))
+        comparison.explanation = "No case was scored on both models, so nothing can be compared."
+        return comparison
+    decision, preferred = decisions
+    if decision is None:
+        decision = holm_decisions({model: (base_passes, cand_passes)}, samples, margin)[model]
+    difference = decision.difference
+    comparison.diff, comparison.interval = difference.estimate, difference.interval
+    comparison.method = difference.method
+    comparison.level, comparison.family = decision.level, family
+    comparison.p_value, comparison.adjusted_p_value = decision.p_value, decision.adjusted_p_value
+    differences = [c - b for b, c in zip(base_passes, cand_passes, strict=True)]
+    if samples == 1:
+        better = sum(1 for d in differences if d > 0)
+        comparison.mcnemar_p = mcnemar_exact_p(better, sum(1 for d in differences if d < 0))
 
     gate_results = [
-        _pass_rate_gate(diff, effective, margin)
+        _pass_rate_gate(comparison, decision.status)
         if pass_rate_measured
         else _gate(
             "pass_rate_drop", margin, None, "not measured",
             "every check is pairwise: the judge's side-by-side verdicts decide",
         )
     ]  # fmt: skip
-    preferred = _preference(preference, samples, margin)
-    if preferred is not None:
-        record, gate = preferred
+    if preference is not None:
+        record, gate = preference_gate(preference, samples, margin, preferred, family)
+        comparison.preference = record
         gate_results.append(gate)
         regressions += [c for c in record.losses if c not in regressions]
         improvements += [c for c in record.wins if c not in improvements and c not in regressions]
@@ -161,9 +237,7 @@ def compare(
             _refusal_gate(
                 base_metrics,
                 cand_metrics,
-                refusal_better,
-                refusal_worse,
-                n,
+                paired_difference(base_refusals, cand_refusals, samples),
                 gates.refusal_rate_increase,
             )
         )
@@ -171,163 +245,72 @@ def compare(
         gate_results.append(_latency_gate(base_metrics, cand_metrics, gates.p95_latency_increase))
     if gates.cost_increase is not None:
         gate_results.append(_cost_gate(base_metrics, cand_metrics, gates.cost_increase))
+    comparison.gates = gate_results
 
     statuses = {g.status for g in gate_results}
     if "broken" in statuses:
-        verdict = Verdict.FAIL
+        comparison.verdict = Verdict.FAIL
     elif statuses <= {"holds", "not measured"}:
-        verdict = Verdict.PASS
-    else:
-        verdict = Verdict.INCONCLUSIVE
-    discordance = (better + worse) / n
-    settle = (
-        cases_to_settle(diff, discordance, n, margin)
-        if gate_results[0].status == "unclear"
-        else None
-    )
-    if preferred is not None and preferred[1].status == "unclear" and settle is None:
-        record = preferred[0]
-        if record.net is not None and record.cases:
-            decided = (len(record.wins) + len(record.losses)) / record.cases
-            settle = cases_to_settle(record.net, decided, record.cases, margin)
-    explanation = _explain(
-        verdict, diff, effective, margin, n, better + worse, settle, gate_results
-    )
-    if preferred is not None:
-        explanation = _explain_preference(
-            verdict, preferred[0], margin, explanation, settle, gate_results
+        comparison.verdict = Verdict.PASS
+    if gate_results[0].status == "unclear":
+        comparison.settlement = settlement(differences, margin, decision.level)
+    comparison.explanation = _explain(comparison, samples, any(differences))
+    if preference is not None and comparison.preference is not None:
+        level = 0.95 if preferred is None else preferred.level
+        pairwise_gate = gate_results[1]
+        if pairwise_gate.status == "unclear" and comparison.settlement is None and preference.n:
+            losses, wins = preference_fractions(preference)
+            nets = [w - lost for lost, w in zip(losses, wins, strict=True)]
+            comparison.settlement = settlement(nets, margin, level)
+        comparison.explanation = explain_preference(
+            comparison.verdict,
+            comparison.preference,
+            margin,
+            comparison.explanation,
+            _settle_sentence(comparison.settlement, preference.n, samples),
+            gate_results,
+            level,
         )
-    return Comparison(
-        model,
-        verdict,
-        regressions,
-        improvements,
-        flaky,
-        unscored,
-        n,
-        diff,
-        effective,
-        method + (" and paired bootstrap" if bootstrap else ""),
-        mcnemar,
-        bootstrap,
-        gate_results,
-        settle,
-        explanation,
-        preferred[0] if preferred else None,
+    return comparison
+
+
+def _adjustment(comparison: Comparison) -> str:
+    """How the gate was adjusted for several candidates; "" for one."""
+    if comparison.family < 2:
+        return ""
+    return (
+        f"Holm-adjusted across {comparison.family} candidates: margin test "
+        f"p = {comparison.p_value:.3g}, adjusted p = {comparison.adjusted_p_value:.3g}"
     )
 
 
-def _preference(
-    preference: Preference | None, samples: int, margin: float
-) -> tuple[PairwiseSummary, GateResult] | None:
-    """The net preference (wins - losses) / cases with the statistics of a pass-rate
-    difference: Tango's score interval (and, with K > 1, the wider paired bootstrap)."""
-    if preference is None:
-        return None
-    n = preference.n
-    if n == 0:
-        detail = "no case could be judged side by side (an answer or a verdict is missing)"
-        return preference.to_record(None, None, "none"), _gate(
-            "pairwise", margin, None, "unclear", detail
-        )
-    wins, losses = preference.wins, preference.losses
-    net = (wins - losses) / n
-    interval = tango_interval(wins, losses, n)
-    method = "Tango score interval"
-    if samples > 1:
-        nets = [c.win_fraction - c.loss_fraction for c in preference.cases]
-        boot = paired_bootstrap(nets)
-        interval = Interval(min(interval.low, boot.low), max(interval.high, boot.high))
-        method += " and paired bootstrap"
-    record = preference.to_record(interval.low, interval.high, method)
+def _pass_rate_gate(comparison: Comparison, status: str) -> GateResult:
+    assert comparison.diff is not None and comparison.interval is not None
+    interval, margin = comparison.interval, comparison.margin
+    adjustment = _adjustment(comparison)
     text = (
-        f"{len(record.wins)} wins, {len(record.losses)} losses, {len(record.ties)} ties over "
-        f"{n} cases: net {_pct(net)}, 95% interval [{_pct(interval.low)}, "
-        f"{_pct(interval.high)}], margin -{margin * 100:.1f} pts"
+        f"difference {_pct(comparison.diff)}, {level_text(comparison.level)} interval "
+        f"[{_pct(interval.low)}, {_pct(interval.high)}], margin -{margin * 100:.1f} pts"
+        + (f" ({adjustment})" if adjustment else "")
     )
-    if record.inconsistent_share:
-        text += f"; {record.inconsistent_share * 100:.0f}% of judgements changed with the order"
-    if interval.low > -margin:
-        status = "holds"
-    elif interval.high < -margin:
-        status = "broken"
-    else:
-        status = "unclear"
-    return record, _gate("pairwise", margin, net, status, text)
-
-
-def _explain_preference(
-    verdict: Verdict,
-    record: PairwiseSummary,
-    margin: float,
-    explanation: str,
-    settle: int | None,
-    gates: list[GateResult],
-) -> str:
-    """The explanation of a run whose suite has a pairwise check, in its own terms."""
-    if verdict is Verdict.FAIL or record.net is None or record.low is None:
-        return explanation
-    judged = (
-        f"Judged side by side over {record.cases} cases, the candidate wins "
-        f"{len(record.wins)}, loses {len(record.losses)} and ties {len(record.ties)}"
-    )
-    if verdict is Verdict.PASS:
-        return (
-            f"{judged}: its net preference is at worst {_pct(record.low)} (95% confidence), "
-            f"inside the -{margin * 100:.1f} pts margin, and every other gate holds."
-        )
-    unclear = [g.name for g in gates if g.status == "unclear"]
-    if "pass_rate_drop" in unclear or "pairwise" not in unclear:
-        return f"{judged}. {explanation}"
-    if not record.wins and not record.losses:
-        parts = [
-            f"{judged}, but {record.cases} cases cannot rule out a net loss of up to "
-            f"{-record.low * 100:.1f} pts, more than the {margin * 100:.1f} pts margin."
-        ]
-    else:
-        parts = [
-            f"{judged}: the 95% interval of its net preference [{_pct(record.low)}, "
-            f"{_pct(record.high or 0.0)}] straddles the -{margin * 100:.1f} pts margin."
-        ]
-    if settle:
-        parts.append(
-            f"About {settle} cases at the observed rates would settle it "
-            f"(the suite has {record.cases}); more samples per case do not replace cases."
-        )
-    others = [g for g in unclear if g != "pairwise"]
-    if others:
-        parts.append(f"Unclear gates: {', '.join(others)}.")
-    return " ".join(parts)
-
-
-def _pass_rate_gate(diff: float, interval: Interval, margin: float) -> GateResult:
-    text = (
-        f"difference {_pct(diff)}, 95% interval [{_pct(interval.low)}, "
-        f"{_pct(interval.high)}], margin -{margin * 100:.1f} pts"
-    )
-    if interval.low > -margin:
-        return _gate("pass_rate_drop", margin, diff, "holds", text)
-    if interval.high < -margin:
-        return _gate("pass_rate_drop", margin, diff, "broken", text)
-    return _gate("pass_rate_drop", margin, diff, "unclear", text)
+    return _gate("pass_rate_drop", margin, comparison.diff, status, text)
 
 
 def _refusal_gate(
-    base: ModelMetrics, cand: ModelMetrics, better: float, worse: float, n: int, limit: float
+    base: ModelMetrics, cand: ModelMetrics, increase: PairedDifference, limit: float
 ) -> GateResult:
-    increase = (worse - better) / n
-    # Tango on "refused" flags: worse = the candidate refuses where the baseline did not.
-    interval = tango_interval(worse, better, n)
+    # The same paired interval as the pass rate's, on each case's share of refused samples.
+    interval = increase.interval
     text = (
         f"refusals {_rate(base.refusal_rate)} -> {_rate(cand.refusal_rate)} "
-        f"(increase {_pct(increase)}, 95% interval [{_pct(interval.low)}, "
+        f"(increase {_pct(increase.estimate)}, 95% interval [{_pct(interval.low)}, "
         f"{_pct(interval.high)}], limit +{limit * 100:.1f} pts)"
     )
-    if increase <= limit:
-        return _gate("refusal_rate_increase", limit, increase, "holds", text)
+    if increase.estimate <= limit:
+        return _gate("refusal_rate_increase", limit, increase.estimate, "holds", text)
     if interval.low > limit:
-        return _gate("refusal_rate_increase", limit, increase, "broken", text)
-    return _gate("refusal_rate_increase", limit, increase, "unclear", text)
+        return _gate("refusal_rate_increase", limit, increase.estimate, "broken", text)
+    return _gate("refusal_rate_increase", limit, increase.estimate, "unclear", text)
 
 
 def _latency_gate(base: ModelMetrics, cand: ModelMetrics, limit: float) -> GateResult:
@@ -383,45 +366,64 @@ def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
-def _explain(
-    verdict: Verdict,
-    diff: float,
-    interval: Interval,
-    margin: float,
-    n: int,
-    disagreements: float,
-    settle: int | None,
-    gates: list[GateResult],
-) -> str:
+def _explain(comparison: Comparison, samples: int, any_difference: bool) -> str:
+    gates, n, margin = comparison.gates, comparison.paired_cases, comparison.margin
+    interval = comparison.interval
+    assert interval is not None
+    level = level_text(comparison.level)
+    adjustment = _adjustment(comparison)
+    confidence = f"{level} confidence" + (f", {adjustment}" if adjustment else "")
     unclear = [g.name for g in gates if g.status == "unclear"]
-    if verdict is Verdict.FAIL:
+    if comparison.verdict is Verdict.FAIL:
         details = "; ".join(f"{g.name}: {g.detail}" for g in gates if g.status == "broken")
         return f"The data shows the candidate is worse than the gates allow ({details})."
-    if verdict is Verdict.PASS:
+    if comparison.verdict is Verdict.PASS:
         return (
             f"Over {n} cases the candidate's pass rate is at worst "
-            f"{_pct(interval.low)} against the baseline (95% confidence), inside the "
+            f"{_pct(interval.low)} against the baseline ({confidence}), inside the "
             f"-{margin * 100:.1f} pts margin, and every other gate holds."
         )
     parts = []
     if "pass_rate_drop" in unclear:
-        if disagreements == 0:
+        if not any_difference:
             parts.append(
                 f"The two models agreed on all {n} cases, but {n} cases cannot rule out a "
-                f"drop of up to {-interval.low * 100:.1f} pts, more than the "
-                f"{margin * 100:.1f} pts margin."
+                f"drop of up to {-interval.low * 100:.1f} pts ({confidence}), more than the "
+                f"{margin * 100:.1f} pts margin, however many samples each case has."
             )
         else:
             parts.append(
-                f"The 95% interval [{_pct(interval.low)}, {_pct(interval.high)}] straddles the "
-                f"-{margin * 100:.1f} pts margin."
+                f"The {level} interval [{_pct(interval.low)}, {_pct(interval.high)}] "
+                f"straddles the -{margin * 100:.1f} pts margin"
+                + (f" ({adjustment})." if adjustment else ".")
             )
-        if settle:
-            parts.append(
-                f"About {settle} cases at the observed rates would settle it "
-                f"(the suite has {n}); more samples per case do not replace cases."
-            )
+        parts.append(_settle_sentence(comparison.settlement, n, samples))
     others = [g for g in unclear if g != "pass_rate_drop"]
     if others:
         parts.append(f"Unclear gates: {', '.join(others)}.")
     return " ".join(parts) or "The data cannot show the candidate is within the margin."
+
+
+def _settle_sentence(found: Settlement | None, n: int, samples: int) -> str:
+    """How many cases would settle the pass-rate gate, in words."""
+    if found is None:
+        return "The estimate sits exactly on the margin: no suite size can be stated."
+    per_case = f"{samples} sample{'s' if samples != 1 else ''} per case"
+    suite = f"(the suite has {n}; drawn at the observed rates, {per_case})"
+    even, likely = found.for_even_chance, found.for_likely
+    if even is None:
+        return (
+            f"No suite of up to {LIMIT:,} cases would settle it at the observed rates "
+            f"{suite}: the candidate sits too close to the margin."
+        )
+    if likely == even:
+        return f"A suite of {even} cases would settle it in at least 80% of reruns {suite}."
+    if likely is None:
+        return (
+            f"A suite of {even} cases would settle it in at least half of reruns, none of up "
+            f"to {LIMIT:,} in 80% {suite}."
+        )
+    return (
+        f"A suite of {even} cases would settle it in at least half of reruns, {likely} in "
+        f"80% {suite}."
+    )
