@@ -23,6 +23,7 @@ from migrate.evals.results import summarize
 from migrate.llm import CallRecord
 from migrate.registry.load import load_registry
 from migrate.secrets import redact, register_secret_env
+from tests.support.second_stats import optimizer_interval
 
 TODAY = dt.date(2027, 1, 10)
 BASE, CAND = "vendor/old", "vendor/new"
@@ -156,6 +157,7 @@ def test_report_md_keeps_its_structure_after_hostile_output(hostile_run: Path) -
     assert headings(text) == [
         "INCONCLUSIVE: summarizer, vendor/old → vendor/new",
         "Gates",
+        "Pass-rate difference against the margin",
         "Metrics",
         "Errors, in the provider's words",
         "Regressions on vendor/new (1)",
@@ -261,7 +263,74 @@ def test_report_html_escapes_model_output_and_still_parses(hostile_run: Path) ->
     assert "ok " + HOSTILE in parser.pre_text
     assert HOSTILE in parser.pre_text
     assert f"Input of regressed: {HOSTILE}" in parser.pre_text
-    assert parser.starts.count("svg") == 2  # latency and per-case outcomes, inline
+    # latency, per-case outcomes and the forest plot of the decision, inline
+    assert parser.starts.count("svg") == 3
+
+
+# --- the decision as a picture and as a line --------------------------------------------------
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def forest(text: str) -> ET.Element:
+    """The forest plot of a report.html, parsed as XML on its own."""
+    match = re.search(r'<svg[^>]*class="chart forest-plot".*?</svg>', text, re.DOTALL)
+    assert match, "no forest plot"
+    return ET.fromstring(match.group(0))
+
+
+def line_x(plot: ET.Element, kind: str) -> float:
+    line = next(e for e in plot.iter(f"{SVG}line") if e.get("class") == kind)
+    return float(line.get("x1", "nan"))
+
+
+def test_the_forest_plot_draws_the_interval_against_the_margin_and_zero(
+    hostile_run: Path,
+) -> None:
+    # Four cases scored on both (one regression, one improvement, two ties) at a 2-point
+    # margin: the interval, from a second implementation, spans both lines.
+    low, high = optimizer_interval([-1.0, 1.0, 0.0, 0.0])
+    plot = forest((hostile_run / "report.html").read_text(encoding="utf-8"))
+    zero, margin = line_x(plot, "zero"), line_x(plot, "margin")
+    assert margin < zero
+    (group,) = [g for g in plot.iter(f"{SVG}g") if g.get("class") == "candidate"]
+    assert group.get("data-status") == "unclear"
+    bar = group.findall(f"{SVG}line")[0]
+    x_low, x_high = float(bar.get("x1", "nan")), float(bar.get("x2", "nan"))
+    assert x_low < margin < zero < x_high
+    # The axis is linear: its tick labels (in points) set the scale that places 0, the
+    # margin and both bounds.
+    ticks = [
+        (float(t.get("x", "nan")), float(t.text or "nan"))
+        for t in plot.iter(f"{SVG}text")
+        if t.get("class") == "tick"
+    ]
+    (x_first, first), (x_last, last) = ticks[0], ticks[-1]
+    scale = (x_last - x_first) / (last - first) * 100  # pixels per unit of difference
+    assert zero == pytest.approx(x_first - first / 100 * scale, abs=0.2)
+    assert margin == pytest.approx(zero - 0.02 * scale, abs=0.2)
+    assert x_low == pytest.approx(zero + low * scale, abs=0.2)
+    assert x_high == pytest.approx(zero + high * scale, abs=0.2)
+    title = group.findtext(f"{SVG}title") or ""
+    assert title == (
+        f"vendor/new: +0.0 pts, 95% interval [{low * 100:+.1f}, {high * 100:+.1f}] pts: unclear"
+    )
+    text = (hostile_run / "report.md").read_text(encoding="utf-8")
+    assert (
+        f"- vendor/new: +0.0 pts, 95% interval [{low * 100:+.1f}, {high * 100:+.1f}] pts, "
+        "across the -2.0 pts margin (unclear), containing 0.\n"
+    ) in text
+
+
+def test_a_suite_that_can_never_pass_says_how_many_cases_it_needs(hostile_run: Path) -> None:
+    # Five cases at a 2-point margin: by hand, z^2/(5 + z^2) = 43.4% is the smallest drop
+    # perfect agreement rules out, and 2 points need n > z^2 x 0.98 / 0.02 = 188.2 cases.
+    text = (hostile_run / "report.md").read_text(encoding="utf-8")
+    assert (
+        "With 5 cases, even perfect agreement between the models cannot rule out a pass-rate "
+        "drop of 43.4% (95% confidence). That is more than the 2.0% margin, so this suite can "
+        "never reach PASS, whatever the models do: grow it to 189 cases."
+    ) in text
 
 
 def test_report_html_is_self_contained(hostile_run: Path) -> None:

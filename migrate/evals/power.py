@@ -288,3 +288,40 @@ def _simulated_chance(
         counts.append(remaining)
         settled += abs(_statistic(values, counts, margin)) > z
     return settled / draws
+
+
+@dataclass(frozen=True)
+class SuiteReach:
+    """What a suite can show against its pass-rate margin before any run, whatever the
+    models do (`asdict` of it is `suite` in `migrate status --json`)."""
+
+    cases: int
+    samples: int
+    margin: float
+    smallest_drop_ruled_out: float  # with perfect agreement on every case
+    cases_needed: int | None  # the fewest that rule out the margin (None: a margin of 0)
+    can_pass: bool
+
+    def shortfall(self) -> str | None:
+        """Why the suite can never reach PASS and how to fix it; None when it can."""
+        if self.can_pass:
+            return None
+        drop = f"{self.smallest_drop_ruled_out * 100:.1f}"
+        grow = (
+            f"grow the suite to {self.cases_needed} cases"
+            if self.cases_needed is not None
+            else "no suite rules out every drop: set a margin above 0"
+        )
+        return (
+            f"its {self.cases}-case suite cannot rule out a drop smaller than {drop} points "
+            f"even if the models agree on every case, so its pass_rate_drop of "
+            f"{self.margin * 100:g} points can never PASS: {grow}"
+        )
+
+
+def suite_reach(cases: int, margin: float, samples: int = 1) -> SuiteReach:
+    """The smallest drop `cases` cases can rule out against `margin`, and the cases the
+    margin needs; samples do not change either (see `smallest_drop_ruled_out`)."""
+    smallest = smallest_drop_ruled_out(cases)
+    needed = cases_to_rule_out(margin) if margin > 0 else None
+    return SuiteReach(cases, samples, margin, smallest, needed, smallest < margin)

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from migrate.evals.inputs import RunInputs
+from migrate.evals.power import smallest_drop_ruled_out, suite_reach
 from migrate.evals.record import Summary
 from migrate.evals.results import Results
+from migrate.evals.stats import level_text
+from migrate.evals.verdict import Comparison
 from migrate.files import write_atomic
-from migrate.reports.charts import latency_chart, outcome_chart
+from migrate.reports.charts import forest_plot, latency_chart, outcome_chart
 from migrate.reports.junit import junit_xml
 
 OUTPUT_PREVIEW = 4000  # characters of a model output shown in a report
@@ -127,6 +130,37 @@ def error_lines(results: Results) -> list[dict[str, Any]]:
     return lines
 
 
+def _points(value: float) -> str:
+    return f"{value * 100:+.1f}"
+
+
+def difference_line(comparison: Comparison) -> str:
+    """The forest plot's row in words: the difference and its interval against the margin
+    and zero."""
+    interval, diff, margin = comparison.interval, comparison.diff, comparison.margin
+    if interval is None or diff is None:
+        return f"{comparison.model}: not compared (no case was scored on both models)."
+    if interval.low > -margin:
+        side = f"entirely above the -{margin * 100:.1f} pts margin (the gate holds)"
+    elif interval.high < -margin:
+        side = f"entirely below the -{margin * 100:.1f} pts margin (the gate is broken)"
+    else:
+        side = f"across the -{margin * 100:.1f} pts margin (unclear)"
+    if interval.low > 0:
+        zero = "above 0: better than the baseline"
+    elif interval.high < 0:
+        zero = "below 0: worse than the baseline"
+    else:
+        zero = "containing 0"
+    adjusted = (
+        f"; Holm-adjusted across {comparison.family} candidates" if comparison.family > 1 else ""
+    )
+    return (
+        f"{comparison.model}: {_points(diff)} pts, {level_text(comparison.level)} interval "
+        f"[{_points(interval.low)}, {_points(interval.high)}] pts, {side}, {zero}{adjusted}."
+    )
+
+
 def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dict[str, Any]:
     # Templates (a workspace may override them) see the files' JSON shapes as plain data.
     manifest = inputs.manifest.model_dump()
@@ -145,6 +179,7 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
                 "pairwise": comparison.preference,
                 "similarity": results.similarity.get(model),
                 "outcome_svg": outcome_chart(results, model),
+                "difference_line": difference_line(comparison),
             }
         )
     n_cases = len(inputs.cases)
@@ -160,7 +195,11 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
         "drift": results.drift,
         "n_cases": n_cases,
         "small_suite": n_cases < 200,
-        "zero_disagreement_bound": 3.84 / (n_cases + 3.84) if n_cases else 1.0,
+        "zero_disagreement_bound": smallest_drop_ruled_out(n_cases),
+        "suite_reach": suite_reach(
+            n_cases, inputs.manifest.gates.pass_rate_drop, inputs.manifest.samples
+        ),
+        "forest_svg": forest_plot(results) if results.candidates else "",
         "latency_svg": latency_chart(results),
         "reproducibility": manifest.get("reproducibility", {}),
         "infrastructure_failure": results.infrastructure_failure,

@@ -15,6 +15,7 @@ OUTCOME_COLOURS = {
     "both fail": ("#9e9e9e", "fails on both"),
     "unscored": ("#212121", "not scored (errors)"),
 }
+STATUS_COLOURS = {"holds": "#2e7d32", "broken": "#c62828", "unclear": "#ef6c00"}
 MODEL_COLOURS = ["#455a64", "#8e24aa", "#00897b", "#f4511e", "#3949ab", "#6d4c41"]
 
 
@@ -151,5 +152,114 @@ def latency_chart(results: Results, bins: int = 30) -> str:
             f'<text x="{x:.1f}" y="{axis_y + 16}" font-size="11" '
             f'text-anchor="middle">{value:.2f}s</text>'
         )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    """Round values (in points: 1, 2, 5, 10, 20, 50) across [low, high], zero among them."""
+    span = (high - low) * 100
+    step = next((s for s in (1, 2, 5, 10, 20, 50) if span / s <= 8), 100)
+    first = -(-low * 100 // step) * step
+    ticks, value = [], first
+    while value <= high * 100 + 1e-9:
+        ticks.append(value / 100)
+        value += step
+    return ticks
+
+
+def forest_plot(results: Results) -> str:
+    """Each candidate's pass-rate difference and interval against the margin and zero: the
+    decision as a picture. An interval right of the dashed margin line holds the gate, one
+    left of it breaks it, one across it is unclear."""
+    rows = [(m, results.comparisons[m]) for m in results.candidates]
+    drawn = [(m, c) for m, c in rows if c.interval is not None and c.diff is not None]
+    margin = rows[0][1].margin if rows else 0.0
+    row_height, left, plot_width, top = 46, 20, 640, 34
+    height = top + row_height * max(1, len(rows)) + 34
+    width = left + plot_width + 40
+    family = max((c.family for _, c in rows), default=1)
+    caption = (
+        f"Holm-adjusted across {family} candidates: each interval at the level its "
+        "decision was made at"
+        if family > 1
+        else "95% interval of the candidate's pass rate minus the baseline's"
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart forest-plot" width="{width}" '
+        f'height="{height}" role="img" aria-label="pass-rate difference against the margin">',
+        f'<text x="{left}" y="14" font-size="12">{escape(caption)}</text>',
+    ]
+    ends = [-margin, 0.0]
+    for _, c in drawn:
+        assert c.interval is not None
+        ends += [c.interval.low, c.interval.high]
+    span = max(max(ends) - min(ends), 0.02)
+    low = max(-1.0, min(ends) - 0.08 * span)
+    high = min(1.0, max(ends) + 0.08 * span)
+
+    def x_of(value: float) -> float:
+        return left + (value - low) / (high - low) * plot_width
+
+    bottom = top + row_height * max(1, len(rows))
+    parts.append(
+        f'<rect x="{left}" y="{top - 6}" width="{x_of(-margin) - left:.1f}" '
+        f'height="{bottom - top + 6}" fill="#fdecea"><title>a drop larger than the margin'
+        "</title></rect>"
+    )
+    # The margin's label ends left of its line and zero's starts right of its own, so the
+    # two never overlap however close they are.
+    for kind, value, colour, dash, label, anchor, shift in (
+        ("zero", 0.0, "#616161", "", "0", "start", 3),
+        ("margin", -margin, "#c62828", ' stroke-dasharray="5,3"', f"margin -{margin * 100:.1f} pts",
+         "end", -3),
+    ):  # fmt: skip
+        x = x_of(value)
+        parts.append(
+            f'<line class="{kind}" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 6}" y2="{bottom}" '
+            f'stroke="{colour}"{dash}/><text x="{x + shift:.1f}" y="{top - 9}" font-size="11" '
+            f'text-anchor="{anchor}" fill="{colour}">{escape(label)}</text>'
+        )
+    for index, (model, c) in enumerate(rows):
+        y = top + index * row_height
+        if c.interval is None or c.diff is None:
+            parts.append(
+                f'<text x="{left}" y="{y + 14}" font-size="12">{escape(model)}: not '
+                "compared (no case scored on both models)</text>"
+            )
+            continue
+        status = c.gates[0].status if c.gates else "unclear"
+        colour = STATUS_COLOURS.get(status, "#616161")
+        level = f"{c.level * 100:.4g}%"
+        text = (
+            f"{model}: {c.diff * 100:+.1f} pts, {level} interval "
+            f"[{c.interval.low * 100:+.1f}, {c.interval.high * 100:+.1f}] pts: {status}"
+        )
+        x_low, x_high, x_mid = x_of(c.interval.low), x_of(c.interval.high), x_of(c.diff)
+        line_y = y + 28
+        parts.append(
+            f'<g class="candidate" data-status="{escape(status)}"><title>{escape(text)}</title>'
+            f'<text x="{left}" y="{y + 12}" font-size="12">{escape(text)}</text>'
+            f'<line x1="{x_low:.1f}" x2="{x_high:.1f}" y1="{line_y}" y2="{line_y}" '
+            f'stroke="{colour}" stroke-width="3"/>'
+            f'<line x1="{x_low:.1f}" x2="{x_low:.1f}" y1="{line_y - 6}" y2="{line_y + 6}" '
+            f'stroke="{colour}" stroke-width="2"/>'
+            f'<line x1="{x_high:.1f}" x2="{x_high:.1f}" y1="{line_y - 6}" y2="{line_y + 6}" '
+            f'stroke="{colour}" stroke-width="2"/>'
+            f'<rect x="{x_mid - 5:.1f}" y="{line_y - 5}" width="10" height="10" '
+            f'fill="{colour}" transform="rotate(45 {x_mid:.1f} {line_y})"/></g>'
+        )
+    parts.append(
+        f'<line x1="{left}" x2="{left + plot_width}" y1="{bottom}" y2="{bottom}" stroke="#000"/>'
+    )
+    for tick in _ticks(low, high):
+        parts.append(
+            f'<text class="tick" x="{x_of(tick):.1f}" y="{bottom + 15}" font-size="11" '
+            f'text-anchor="middle">{f"{tick * 100:+g}" if tick else "0"}</text>'
+        )
+    parts.append(
+        f'<text x="{left + plot_width / 2:.0f}" y="{bottom + 30}" font-size="11" '
+        'text-anchor="middle">candidate minus baseline pass rate, points</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
