@@ -6,7 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrate.errors import MigrateError
 from migrate.evals.record import Decision, Verdict
+from migrate.evals.suite import count_cases
 from migrate.history.git import GitFacts, read_git_facts
 from migrate.history.runs import RunRecord, read_runs, runs_by_dependency
 from migrate.registry.load import Registry, load_registry
@@ -87,3 +89,16 @@ def dependency_facts(
             inactive_prompt_authors=tuple(sorted(set(prompt_authors))),
         )
     return facts
+
+
+def suite_sizes(registry: Registry) -> dict[str, int]:
+    """Cases in each dependency's suite; a suite that cannot be read is left out (`migrate
+    check` names its problem)."""
+    sizes = {}
+    for dep_id, dep in registry.dependencies.items():
+        if dep.eval is not None:
+            try:
+                sizes[dep_id] = count_cases(registry.root / dep.eval.cases)
+            except (MigrateError, OSError, UnicodeDecodeError):
+                continue
+    return sizes

@@ -26,14 +26,17 @@ TODAY = dt.date(2026, 10, 1)
 
 
 def workspace(root: Path, retires: dt.date | None, *, candidates: str = "[vendor/new]",
-              with_eval: bool = True, replacement: str = "vendor/new") -> Path:  # fmt: skip
-    """A one-dependency registry whose model retires on `retires`; returns its path."""
+              with_eval: bool = True, replacement: str = "vendor/new", cases: int = 189,
+              gates: str = "") -> Path:  # fmt: skip
+    """A one-dependency registry whose model retires on `retires`; returns its path. Its
+    suite's 189 cases can rule out the default 2-point margin (by hand: n > z^2 x 49)."""
     lifecycle = [f"retires: {retires.isoformat()}"] if retires else []
     lifecycle.append(f"replacement: {replacement}")
     write(root / "prompts" / "summary.md.j2", "[user]\nSummarize {{ text }}\n")
-    write(root / "evals" / "summary.jsonl", '{"id": "one", "vars": {"text": "x"}}\n')
+    lines = [f'{{"id": "c{i}", "vars": {{"text": "x"}}}}\n' for i in range(cases)]
+    write(root / "evals" / "summary.jsonl", "".join(lines))
     suite = "    eval: {cases: evals/summary.jsonl, checks: [{type: not_refusal}]}\n"
-    suite = suite if with_eval else ""
+    suite = suite + (f"    gates: {gates}\n" if gates else "") if with_eval else ""
     text = (
         "version: 1\n"  # 1
         "settings:\n"  # 2
@@ -167,6 +170,31 @@ def test_check_warns_about_what_makes_a_migration_unmeasurable(
     ]
 
 
+def test_check_warns_when_a_suite_can_never_pass_its_margin(tmp_path: Path, cli: CliRunner) -> None:
+    # The scaffold's old shape: 8 cases at a 5-point margin. By hand, even with perfect
+    # agreement the interval reaches z^2/(8 + z^2) = 3.8415/11.8415 = 32.4 points below zero,
+    # and 5 points need n > 3.8415 x 0.95 / 0.05 = 72.99, so 73 cases.
+    path = workspace(tmp_path, days(200), cases=8, gates="{pass_rate_drop: 0.05}")
+    result = check(cli, path)
+    assert result.exit_code == 0  # a warning, not an error
+    assert result.stdout == f"{path}: 1 dependency, 2 models, 0 errors, 1 warning\n"
+    assert result.stderr == (
+        f"{path}:15: warning: summarizer: its 8-case suite cannot rule out a drop smaller than "
+        "32.4 points even if the models agree on every case, so its pass_rate_drop of 5 points "
+        "can never PASS: grow the suite to 73 cases (`migrate cases import summarizer FILE` "
+        "adds logged requests)\n"
+    )
+    # 73 cases are enough, 72 are not.
+    assert check(cli, workspace(tmp_path, days(200), cases=73, gates="{pass_rate_drop: 0.05}"))\
+        .stdout.endswith("0 warnings\n")  # fmt: skip
+    short = check(cli, workspace(tmp_path, days(200), cases=72, gates="{pass_rate_drop: 0.05}"))
+    assert "grow the suite to 73 cases" in short.stderr
+    data = json.loads(check(cli, path, "--json").stdout)
+    (warning,) = data["warnings"]
+    assert (warning["dependency"], warning["line"]) == ("summarizer", 15)
+    assert "grow the suite to 73 cases" in warning["message"]
+
+
 def test_check_json_shape(tmp_path: Path, cli: CliRunner) -> None:
     path = workspace(tmp_path, days(-1), with_eval=False)
     result = check(cli, path, "--json")
@@ -210,11 +238,22 @@ def test_check_json_when_all_is_well(tmp_path: Path, cli: CliRunner) -> None:
 def test_check_on_the_bundled_example(example_workspace: Path, cli: CliRunner) -> None:
     ok = invoke(cli, "check", "--today", "2026-10-01", cwd=example_workspace)
     assert ok.exit_code == 0, ok.stderr
-    assert ok.stdout == "models.yaml: 7 dependencies, 15 models, 0 errors, 1 warning\n"
-    assert ok.stderr == (
+    # Every example suite is too small for its margin ever to PASS: check says so, each
+    # with the cases it needs (by hand: 40 cases bound a drop at 3.8415/43.8415 = 8.8 points;
+    # 2 points need n > 3.8415 x 49 = 188.2).
+    assert ok.stdout == "models.yaml: 7 dependencies, 15 models, 0 errors, 8 warnings\n"
+    warnings = ok.stderr.splitlines()
+    assert warnings[0] == (
         "models.yaml:114: warning: support-reply-drafter: anthropic/claude-sonnet-4-5-20250929 "
-        "retires on 2026-11-30 (60 days left)\n"
+        "retires on 2026-11-30 (60 days left)"
     )
+    assert warnings[1] == (
+        "models.yaml:91: warning: billing-summarizer: its 40-case suite cannot rule out a drop "
+        "smaller than 8.8 points even if the models agree on every case, so its pass_rate_drop "
+        "of 2 points can never PASS: grow the suite to 189 cases (`migrate cases import "
+        "billing-summarizer FILE` adds logged requests)"
+    )
+    assert all("can never PASS: grow the suite to" in w for w in warnings[1:])
     late = invoke(cli, "check", "--today", "2026-11-15", "--json", cwd=example_workspace)
     assert late.exit_code == 1
     errors = json.loads(late.stdout)["errors"]
@@ -299,7 +338,7 @@ def test_status_json_one_object_per_dependency(tmp_path: Path, cli: CliRunner) -
     assert result.exit_code == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert set(row) == STATUS_FIELDS
-    assert row.pop("suite")["cases"] == 1  # the suite's health: tests/test_suite_health.py
+    assert row.pop("suite")["cases"] == 189  # the suite's health: tests/test_suite_health.py
     assert row == {
         "dependency": "summarizer",
         "model": "vendor/old",
@@ -359,6 +398,26 @@ def test_status_table(tmp_path: Path, cli: CliRunner) -> None:
     assert row.split() == ["summarizer", "vendor/old", "2026-11-10", "40", "URGENT:", "now,",
                            "by", "2026-10-11", "(in", "10", "days)", "-", "-", "none",
                            "unknown"]  # fmt: skip
+
+
+def test_status_says_when_a_suite_can_never_pass_its_margin(tmp_path: Path, cli: CliRunner) -> None:
+    path = workspace(tmp_path, days(200), cases=8, gates="{pass_rate_drop: 0.05}")
+    (row,) = json.loads(status(cli, path, "--json").stdout)
+    suite = row["suite"]
+    # By hand: 3.8415 / (8 + 3.8415) = 0.3244; 5 points need n > 3.8415 x 19 = 72.99.
+    assert suite["cases"] == 8 and suite["samples"] == 1 and suite["margin"] == 0.05
+    assert suite["smallest_drop_ruled_out"] == pytest.approx(0.3244, abs=5e-5)
+    assert suite["cases_needed"] == 73 and suite["can_pass"] is False
+    text = status(cli, path).stdout.splitlines()
+    assert text[-1] == (
+        "summarizer: its 8-case suite cannot rule out a drop smaller than 32.4 points even if "
+        "the models agree on every case, so its pass_rate_drop of 5 points can never PASS: grow "
+        "the suite to 73 cases (`migrate cases import summarizer FILE` adds logged requests)"
+    )
+    enough = workspace(tmp_path, days(200), cases=73, gates="{pass_rate_drop: 0.05}")
+    (row,) = json.loads(status(cli, enough, "--json").stdout)
+    assert row["suite"]["can_pass"] is True and row["suite"]["shortfall"] is None
+    assert len(status(cli, enough).stdout.splitlines()) == 3  # the table alone
 
 
 def test_status_of_an_urgent_dependency_says_when_its_safe_date_passed(
@@ -422,11 +481,11 @@ def test_check_finds_a_prompt_that_does_not_compile(tmp_path: Path, cli: CliRunn
 
 
 def test_check_finds_a_case_without_any_check(tmp_path: Path, cli: CliRunner) -> None:
-    path = workspace(tmp_path, days(200))
+    path = workspace(tmp_path, days(200), cases=1)
     path.write_text(path.read_text().replace(", checks: [{type: not_refusal}]", ""))
     result = check(cli, path)
     assert result.exit_code == 2
-    assert "summary.jsonl:1: checks: case 'one' has no checks" in result.stderr
+    assert "summary.jsonl:1: checks: case 'c0' has no checks" in result.stderr
 
 
 def test_check_finds_a_case_without_the_expected_its_checks_use(

@@ -70,9 +70,21 @@ def test_init_then_check_calendar_and_plan_succeed(tmp_path: Path, cli: CliRunne
     for name, data in packaged_templates().items():
         assert (workspace / "templates" / name).read_bytes() == data
 
+    # The example's 8 cases cannot PASS its 5-point margin; init said so, and check says so
+    # with the cases it needs (by hand: 5 points need n > 3.8415 x 19 = 72.99, so 73).
+    shortfall = (
+        "ticket-summarizer: its 8-case suite cannot rule out a drop smaller than 32.4 points "
+        "even if the models agree on every case, so its pass_rate_drop of 5 points can never "
+        "PASS: grow the suite to 73 cases (`migrate cases import ticket-summarizer FILE` adds "
+        "logged requests)"
+    )
+    assert f"\nBefore the example's first run (`migrate check` says it too):\n  {shortfall}\n" in (
+        result.stdout
+    )
     check = invoke(cli, "check", cwd=workspace)
     assert check.exit_code == 0, check.stdout + check.stderr
-    assert "0 errors, 0 warnings" in check.stdout
+    assert "0 errors, 1 warning" in check.stdout
+    assert check.stderr == f"models.yaml:57: warning: {shortfall}\n"
     calendar = invoke(cli, "calendar", cwd=workspace)
     assert calendar.exit_code == 0, calendar.stderr
     assert re.fullmatch(  # four windows, four reviews and the example's retirement

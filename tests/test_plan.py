@@ -188,8 +188,16 @@ def test_runbook_shows_the_facts(cli: CliRunner, workspace: dict[str, Any]) -> N
         "migrate report RUN_ID\n",
     ]:
         assert expected in text, expected
+    # Three cases at a 2-point margin: by hand, z^2/(3 + z^2) = 3.8415/6.8415 = 56.1 points is
+    # the smallest drop perfect agreement rules out; 2 points need n > 3.8415 x 49 = 188.2.
+    assert (
+        "- [ ] Grow the suite to 189 cases (`evals/billing.jsonl` has 3): with 3, even perfect "
+        "agreement cannot rule out a drop smaller than 56.1 points, so the 2-point "
+        "pass_rate_drop can never PASS. <!-- step:grow-suite -->"
+    ) in text
     assert list(checked_steps(text)) == [
         "notice",
+        "grow-suite",
         "ownership",
         "rebaseline",
         "review",
@@ -267,6 +275,7 @@ def test_ticks_and_notes_survive_a_registry_date_change(
     assert "- Latest safe date: 2027-03-31 (in 167 days;" in after
     assert checked_steps(after) == {
         "notice": True,
+        "grow-suite": False,
         "ownership": True,
         "rebaseline": False,
         "review": False,

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from conftest import commit_as, init_repo, invoke, write
 from typer.testing import CliRunner
 
@@ -71,7 +72,17 @@ def test_status_json_shows_each_suites_size_need_and_age(tmp_path: Path, cli: Cl
         "never_told_apart": 2 / 3,
         "cases_in_runs": 3,
         "problem": None,
+        "samples": 1,
+        # By hand: 3.8415 / (3 + 3.8415) = 0.5615: 3 cases can never PASS a 5-point margin.
+        "smallest_drop_ruled_out": suites["summarizer"]["smallest_drop_ruled_out"],
+        "can_pass": False,
+        "shortfall": (
+            "its 3-case suite cannot rule out a drop smaller than 56.1 points even if the "
+            "models agree on every case, so its pass_rate_drop of 5 points can never PASS: "
+            "grow the suite to 73 cases"
+        ),
     }
+    assert suites["summarizer"]["smallest_drop_ruled_out"] == pytest.approx(0.5615, abs=5e-5)
     hand = suites["handwritten"]
     assert (hand["newest_case"], hand["newest_case_from"], hand["age_days"]) == (
         "2026-09-15",

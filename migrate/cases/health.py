@@ -13,12 +13,11 @@ share of cases that have never told two models apart.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 
 from migrate.errors import MigrateError
+from migrate.evals.power import cases_to_rule_out, suite_reach
 from migrate.evals.record import read_summary, try_read
-from migrate.evals.stats import Z95
 from migrate.evals.suite import Case, load_suite
 from migrate.history.runs import RunRecord
 from migrate.registry.load import Registry
@@ -38,12 +37,16 @@ class SuiteHealth:
     never_told_apart: float | None  # share of the cases seen in a stored run
     cases_in_runs: int
     problem: str | None = None
+    samples: int = 1
+    # With perfect agreement on every case (whatever K): below the margin, or it never PASSes.
+    smallest_drop_ruled_out: float | None = None
+    can_pass: bool | None = None
+    shortfall: str | None = None  # why it can never PASS and how many cases it needs
 
 
 def cases_needed(margin: float) -> int:
     """The fewest cases whose perfect agreement bounds a drop inside `margin` (95%)."""
-    z2 = Z95 * Z95
-    return math.floor(z2 / margin - z2) + 1 if margin > 0 else 0
+    return cases_to_rule_out(margin) if margin > 0 else 0
 
 
 def _imported(case: Case) -> dt.date | None:
@@ -100,6 +103,7 @@ def suite_health(
     ids = {case.id for case in cases}
     seen, differed = told_apart(runs)
     seen &= ids
+    reach = suite_reach(len(cases), margin, entry.eval.samples)
     return SuiteHealth(
         path=entry.eval.cases,
         cases=len(cases),
@@ -112,4 +116,8 @@ def suite_health(
         newest_production_case=max(imported) if imported else None,
         never_told_apart=len(seen - differed) / len(seen) if seen else None,
         cases_in_runs=len(seen),
+        samples=entry.eval.samples,
+        smallest_drop_ruled_out=reach.smallest_drop_ruled_out,
+        can_pass=reach.can_pass,
+        shortfall=reach.shortfall(),
     )

@@ -17,25 +17,33 @@ from migrate.errors import ExitCode, InputError, Problem
 from migrate.history.git import GitFacts
 from migrate.history.runs import read_runs
 from migrate.registry.load import Registry, load_registry
-from migrate.schedule.findings import Finding, Level, retirement_findings
+from migrate.schedule.findings import (
+    Finding,
+    Level,
+    retirement_findings,
+    suite_reach_findings,
+)
 from migrate.workspace import dependency_facts
 
 
-def suite_problems(registry: Registry) -> list[Problem]:
+def suite_problems(registry: Registry, sizes: dict[str, int] | None = None) -> list[Problem]:
     """What `migrate run` would refuse in each dependency's suite and prompts: a suite that
     does not parse, a prompt that does not compile, a case missing a variable its prompt
-    uses, a case with no checks, or no `expected` for a check that uses one."""
+    uses, a case with no checks, or no `expected` for a check that uses one. `sizes` gets
+    the number of cases of each suite that reads."""
     from migrate.evals.inputs import suite_inputs
     from migrate.evals.prompt import PromptTemplate
 
     problems: list[Problem] = []
-    for dep in registry.dependencies.values():
+    for dep_id, dep in registry.dependencies.items():
         try:
             if dep.eval is None:
                 for name in dep.prompt_files:
                     PromptTemplate.from_file(registry.root / name, str(registry.root / name))
             else:
-                suite_inputs(registry, dep, limit=None)
+                cases = suite_inputs(registry, dep, limit=None).cases
+                if sizes is not None:
+                    sizes[dep_id] = len(cases)
         except InputError as exc:
             problems.extend(exc.problems)
     return problems
@@ -61,11 +69,12 @@ def run(
     environ: Mapping[str, str] | None = None,
 ) -> int:
     registry = load_registry(registry_path)
-    problems = suite_problems(registry)
+    sizes: dict[str, int] = {}
+    problems = suite_problems(registry, sizes)
     if problems:
         raise InputError(problems)
     facts = dependency_facts(registry, read_runs(registry.root), GitFacts(False), today)
-    found = retirement_findings(registry, facts, today)
+    found = retirement_findings(registry, facts, today) + suite_reach_findings(registry, sizes)
     if deep:
         found += deep_findings(registry, environ if environ is not None else {})
     errors = [f for f in found if f.level is Level.ERROR]

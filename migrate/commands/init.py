@@ -14,8 +14,12 @@ from migrate.errors import ExitCode, UsageError
 from migrate.files import write_atomic
 from migrate.history.git import configured_email
 from migrate.lifecycle.sources import read_litellm_map
+from migrate.registry.load import DEFAULT_REGISTRY as REGISTRY
+from migrate.registry.load import load_registry
 from migrate.registry.schema import EMAIL
 from migrate.scaffolding import install_source, workspace_files
+from migrate.schedule.findings import suite_reach_findings
+from migrate.workspace import suite_sizes
 
 DEFAULT_OWNER = "owner@example.com"
 
@@ -47,7 +51,22 @@ def run(directory: Path, force: bool, today: dt.date) -> int:
             created.append(name)
         write_atomic(target, data)
     _report(directory, created, replaced, skipped)
+    if REGISTRY in created or REGISTRY in replaced:
+        _suite_notes(directory)
     return ExitCode.OK
+
+
+def _suite_notes(directory: Path) -> None:
+    """What `migrate check` will warn about the example suite: too few cases ever to PASS
+    at its margin, and how many it needs. An example is a start, not a finished suite."""
+    registry = load_registry(directory / REGISTRY)
+    sizes = suite_sizes(registry)
+    findings = suite_reach_findings(registry, sizes)
+    if findings:
+        say("")
+        say("Before the example's first run (`migrate check` says it too):")
+    for finding in findings:
+        say(f"  {finding.dependency}: {finding.message}")
 
 
 def _report(directory: Path, created: list[str], replaced: list[str], skipped: list[str]) -> None:

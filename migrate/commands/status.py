@@ -10,8 +10,9 @@ from typing import Any
 from migrate.cases.health import suite_health
 from migrate.console import plural, print_json, say, table
 from migrate.errors import ExitCode
+from migrate.schedule.findings import suite_reach_findings
 from migrate.schedule.status import DependencyStatus, dependency_status
-from migrate.workspace import Workspace, open_workspace
+from migrate.workspace import Workspace, open_workspace, suite_sizes
 
 
 def _window_cell(status: DependencyStatus) -> str:
@@ -76,4 +77,7 @@ def run(registry_path: Path, today: dt.date, as_json: bool) -> int:
             ],
         )
     )
+    # A suite too small for its margin can only ever be INCONCLUSIVE: say so before a run.
+    for finding in suite_reach_findings(ws.registry, suite_sizes(ws.registry)):
+        say(f"{finding.dependency}: {finding.message}")
     return ExitCode.OK

@@ -9,15 +9,16 @@ The keys are documented for template authors in the workspace's `templates/READM
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from migrate.evals.inputs import run_quarter
+from migrate.evals.power import suite_reach
 from migrate.evals.rundir import runbook_path, runs_folder
 from migrate.history.git import Commit
 from migrate.history.runs import RunRecord
 from migrate.registry.load import DEFAULT_REGISTRY
-from migrate.registry.schema import Settings
+from migrate.registry.schema import Dependency, Settings
 from migrate.runbooks.merge import FACTS_BEGIN, FACTS_END, SIGNOFFS_MARKER
 from migrate.runbooks.reasons import (
     days_phrase,
@@ -102,6 +103,15 @@ def _review(plan: Plan, due: Due, settings: Settings) -> dict[str, Any] | None:
         "end": meeting.end.strftime("%H:%M"),
         "timezone": settings.timezone,
     }
+
+
+def _reach(suite: SuiteSize | None, dep: Dependency) -> dict[str, Any] | None:
+    """What the suite can show against its margin whatever the models do (`SuiteReach`),
+    with `shortfall`: why it can never PASS and how many cases it needs, or None."""
+    if suite is None or suite.cases is None or dep.eval is None:
+        return None
+    reach = suite_reach(suite.cases, dep.gates.pass_rate_drop, dep.eval.samples)
+    return {**asdict(reach), "shortfall": reach.shortfall()}
 
 
 def runbook_context(
@@ -235,6 +245,7 @@ def runbook_context(
                 "problem": suite.problem if suite else None,
                 "samples": dep.eval.samples,
                 "checks": [check.type for check in dep.eval.checks],
+                "reach": _reach(suite, dep),
             }
         ),
         "baseline": {

@@ -2,8 +2,8 @@
 
 Errors: a retirement that has passed or is inside the safety margin with no approved
 migration. Warnings: a retirement within the warning horizon (the earliest reminder), a
-retiring model with no candidates, a dependency with no eval suite, and a replacement that
-is not under `models`.
+retiring model with no candidates, a dependency with no eval suite, a replacement that is
+not under `models`, and a suite too small for its margin ever to PASS.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from migrate.console import plural
+from migrate.evals.power import suite_reach
 from migrate.registry.load import Registry
 from migrate.schedule.due import DependencyFacts
 
@@ -99,4 +100,24 @@ def retirement_findings(
                     f"replacement '{model.replacement}' is not under 'models'",
                 )
             )
+    return out
+
+
+def suite_reach_findings(registry: Registry, sizes: Mapping[str, int]) -> list[Finding]:
+    """A warning for each dependency whose suite (`sizes`: cases by dependency) is too
+    small for its pass_rate_drop: even if the models agreed on every case, its interval
+    could not rule out a drop that large, so it can only ever be INCONCLUSIVE."""
+    out: list[Finding] = []
+    for dep_id, dep in registry.dependencies.items():
+        if dep.eval is None or dep_id not in sizes:
+            continue
+        reach = suite_reach(sizes[dep_id], dep.gates.pass_rate_drop, dep.eval.samples)
+        message = reach.shortfall()
+        if message is None:
+            continue
+        if dep.eval.cases.endswith(".jsonl"):
+            message += f" (`migrate cases import {dep_id} FILE` adds logged requests)"
+        line = registry.line_of("dependencies", dep_id, "gates", "pass_rate_drop")
+        line = line or registry.line_of("dependencies", dep_id, "eval", "cases")
+        out.append(Finding(Level.WARNING, dep_id, dep.model, line, message))
     return out
