@@ -317,8 +317,8 @@ def test_the_forest_plot_draws_the_interval_against_the_margin_and_zero(
     )
     text = (hostile_run / "report.md").read_text(encoding="utf-8")
     assert (
-        f"- vendor/new: +0.0 pts, 95% interval [{low * 100:+.1f}, {high * 100:+.1f}] pts, "
-        "across the -2.0 pts margin (unclear), containing 0.\n"
+        f"- vendor/new: +0.0 pts, 95% interval [{low * 100:+.1f}, {high * 100:+.1f}] pts by "
+        "the Tango score interval; across the -2.0 pts margin (unclear), containing 0.\n"
     ) in text
 
 

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import invoke
 from tests.support.openai_server import Reply, Request, ScriptedServer
 from tests.support.scenarios import (
+    at_random,
     candidate,
     case_ids,
     case_of,
@@ -23,6 +24,7 @@ from tests.support.scenarios import (
     summary_of,
     write_workspace,
 )
+from tests.support.second_stats import optimizer_interval
 
 pytestmark = pytest.mark.timeout(300)
 TODAY = "2026-11-26"
@@ -493,3 +495,39 @@ def test_a_models_own_concurrency_limit_is_respected(
          "0 from the cache, 0 errors in the journal)")  # fmt: skip
     assert server.max_in_flight == 2  # one per model: each model is held to its own limit
     assert server.calls == {"good": 24, "cand": 24}
+
+
+@pytest.mark.slow
+def test_five_samples_sharpen_the_verdict_of_two_models_right_at_random(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    # Two models each right 85% of the time at random, 80 cases: the interval with K = 5
+    # must be at most 0.70 times as wide as with K = 1 (the within-case variance allows
+    # about 0.45; Tango on averaged counts gave 0.85).
+    server.behaviours.update(good=at_random(0.85, "good"), cand=at_random(0.85, "cand"))
+    widths = {}
+    for k in (1, 5):
+        root = write_workspace(tmp_path / f"k{k}", server.api_base, cases=80, samples=k,
+                               gates={"pass_rate_drop": 0.05})  # fmt: skip
+        run(cli, root)
+        summary = summary_of(run_dirs(root)[0])
+        diff = summary["candidates"]["openai/cand"]["pass_rate_diff"]
+        outcomes = summary["outcomes"]
+        differences = [
+            outcomes["openai/cand"][c] - outcomes["openai/good"][c] for c in outcomes["openai/good"]
+        ]
+        assert len(differences) == 80
+        # The run's interval is the clustered score interval (Tango's for K = 1), here from a
+        # second implementation on the per-case pass fractions the run recorded.
+        low, high = optimizer_interval(differences)
+        assert (diff["low"], diff["high"]) == pytest.approx((low, high), abs=1e-6)
+        expected = (
+            "Tango score interval" if k == 1 else "clustered score interval (case as the unit)"
+        )
+        assert diff["method"] == expected
+        report = (run_dirs(root)[0] / "report.md").read_text(encoding="utf-8")
+        assert f"pts by the {expected}; " in report  # the report names the method
+        if k == 5:  # samples of a case disagree: some pass fractions are neither 0 nor 1
+            assert any(0 < v < 1 for v in outcomes["openai/cand"].values())
+        widths[k] = high - low
+    assert widths[5] / widths[1] <= 0.70, widths

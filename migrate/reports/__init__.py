@@ -157,7 +157,8 @@ def difference_line(comparison: Comparison) -> str:
     )
     return (
         f"{comparison.model}: {_points(diff)} pts, {level_text(comparison.level)} interval "
-        f"[{_points(interval.low)}, {_points(interval.high)}] pts, {side}, {zero}{adjusted}."
+        f"[{_points(interval.low)}, {_points(interval.high)}] pts by the {comparison.method}; "
+        f"{side}, {zero}{adjusted}."
     )
 
 

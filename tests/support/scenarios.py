@@ -171,3 +171,17 @@ def outcome_fields(summary: dict[str, Any]) -> dict[str, Any]:
         "pass_rates": {m: v["pass_rate"] for m, v in summary["metrics"].items()},
         "outcomes": summary["outcomes"],
     }
+
+
+def at_random(rate: float, salt: str) -> Callable[[Request], Reply]:
+    """Right with chance `rate` on every call, independently: samples of a case disagree at
+    random. The draw is a stable hash of the model's salt, the request and its attempt (the
+    server numbers a request's repeats, and a case's K samples repeat one request)."""
+
+    def behave(request: Request) -> Reply:
+        case = case_of(request)
+        if request.fraction(f"{salt}:{request.attempt}") < rate:
+            return Reply(text=f"answer-{case}")
+        return Reply(text="I believe the answer is something else entirely.")
+
+    return behave

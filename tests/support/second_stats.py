@@ -61,15 +61,25 @@ def optimizer_variance(differences: list[float], delta: float) -> float:
 
 def optimizer_interval(differences: list[float], z: float = Z95) -> tuple[float, float]:
     """The clustered score interval by brute force: the means d where
-    n (mean - d)^2 = z^2 V(d), V from the optimizer's fit, each found by brentq between the
-    estimate and +-0.999 (or +-1 when the statistic never reaches z by then)."""
+    n (mean - d)^2 = z^2 V(d), V from the optimizer's fit, each found by brentq in a bracket
+    found by stepping out from the estimate 0.02 at a time (to +-1 when the statistic never
+    reaches z: the optimizer cannot fit a law with almost all its mass on an extreme)."""
     n = len(differences)
     mean = sum(differences) / n
 
     def excess(d: float) -> float:
         return n * (mean - d) ** 2 - z * z * optimizer_variance(differences, d)
 
-    edge = 0.999  # the optimizer cannot fit a law with (almost) all its mass on an extreme
-    low = brentq(excess, -edge, mean - 1e-12, xtol=1e-10) if excess(-edge) > 0 else -1.0
-    high = brentq(excess, mean + 1e-12, edge, xtol=1e-10) if excess(edge) > 0 else 1.0
-    return low, high
+    bounds = []
+    for side in (-1, 1):
+        inner, outer = mean, mean + side * 0.02
+        while abs(outer) < 0.999 and excess(outer) <= 0:
+            inner, outer = outer, outer + side * 0.02
+        if abs(outer) >= 0.999:
+            outer = side * 0.999
+            if excess(outer) <= 0:
+                bounds.append(float(side))
+                continue
+        lo, hi = sorted((inner + side * 1e-12, outer))
+        bounds.append(brentq(excess, lo, hi, xtol=1e-10))
+    return bounds[0], bounds[1]
