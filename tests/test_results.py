@@ -14,10 +14,16 @@ from statsmodels.stats.multitest import multipletests
 
 from migrate.evals.checks import is_refusal
 from migrate.evals.judge import judge_extra, parse_judge
+from migrate.evals.pairwise import (
+    CasePreference,
+    Preference,
+    preference_fractions,
+    preference_gate,
+)
 from migrate.evals.record import Entry, EntryKey, Verdict
 from migrate.evals.results import Results, drift, evaluate
 from migrate.evals.scoring import score_model
-from migrate.evals.stats import tango_interval
+from migrate.evals.stats import holm_decisions, tango_interval
 from migrate.evals.suite import Case, CheckSpec
 from migrate.llm import CallRecord
 from migrate.registry.schema import Gates
@@ -587,3 +593,43 @@ def test_results_json_holds_the_verdict_and_lists_of_case_ids() -> None:
         BASE: {"c000": 1.0, "c001": 1.0, "c002": 0.0},
         CAND: {"c000": 0.0, "c001": 1.0, "c002": 1.0},
     }
+
+
+# --- the pairwise gate: the same interval on the net preference --------------------------------
+
+
+def judged(outcomes: list[tuple[int, int, int]]) -> Preference:
+    """Cases judged side by side: (pairs, wins, losses) per case."""
+    cases = [
+        CasePreference(f"c{i:03d}", pairs, wins, losses)
+        for i, (pairs, wins, losses) in enumerate(outcomes)
+    ]
+    return Preference(None, cases, [], 0, 0, 0, 0)
+
+
+def test_the_pairwise_gate_with_one_sample_is_tangos_published_interval() -> None:
+    # Tango (1998) section 6.2: 9 better, 3 worse of 32 pairs: interval -0.027 to 0.390.
+    preference = judged([(1, 1, 0)] * 9 + [(1, 0, 1)] * 3 + [(1, 0, 0)] * 20)
+    record, gate = preference_gate(preference, 1, 0.02)
+    assert (record.low, record.high) == pytest.approx((-0.027, 0.390), abs=5e-4)
+    assert record.method == "Tango score interval"
+    assert gate.status == "unclear" and gate.observed == pytest.approx(6 / 32)
+
+
+def test_the_pairwise_gate_with_samples_uses_the_clustered_interval() -> None:
+    # Three samples a case: a case's net preference is its win share minus its loss share.
+    outcomes = [(3, 3, 0)] * 4 + [(3, 1, 0)] * 6 + [(3, 0, 1)] * 5 + [(3, 0, 0)] * 45
+    record, gate = preference_gate(judged(outcomes), 3, 0.05)
+    nets = [(wins - losses) / pairs for pairs, wins, losses in outcomes]
+    low, high = optimizer_interval(nets)  # a second implementation
+    assert (record.low, record.high) == pytest.approx((low, high), abs=1e-6)
+    assert record.method == "clustered score interval (case as the unit)"
+    assert gate.status == ("holds" if low > -0.05 else "unclear")
+    # Across two candidates the same gate is Holm-adjusted, and the detail says so.
+    other = judged([(3, 0, 3)] * 20 + [(3, 0, 0)] * 40)
+    decisions = holm_decisions(
+        {"a": preference_fractions(judged(outcomes)), "b": preference_fractions(other)}, 3, 0.05
+    )
+    _, adjusted = preference_gate(judged(outcomes), 3, 0.05, decisions["a"], 2)
+    assert "Holm-adjusted across 2 candidates" in adjusted.detail
+    assert adjusted.status == decisions["a"].status
