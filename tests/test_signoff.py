@@ -546,7 +546,9 @@ def test_a_fresh_clone_sees_the_signoff_without_the_run_directory(
             path.unlink()
     result = invoke(cli, "check", "--registry", str(clone / "models.yaml"), "--today", TODAY)
     assert result.exit_code == 0, result.stderr
-    assert "1 dependency, 3 models, 0 errors, 1 warning" in result.stdout
+    # the warnings: the retirement ahead, and a one-case suite that can never PASS its margin
+    assert "1 dependency, 3 models, 0 errors, 2 warnings" in result.stdout
+    assert "its 1-case suite cannot rule out a drop" in result.stderr
     status = invoke(
         cli, "status", "--json", "--registry", str(clone / "models.yaml"), "--today", TODAY
     )
