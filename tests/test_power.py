@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -273,3 +274,34 @@ def test_binomial_sampler_follows_the_binomial_law(m: int, q: float) -> None:
     support_ = range(m + 1)
     distance = sum(abs(counts.get(k, 0) / draws - binom.pmf(k, m, q)) for k in support_) / 2
     assert distance < 0.03
+
+
+# --- the normal approximation, for thousands of cases with frequent disagreement ----------------
+
+
+def tango_rerun_share(p_better: float, p_worse: float, cases: int, margin: float) -> float:
+    """Reruns of `cases` cases drawn by numpy's multinomial law, judged by Tango's interval."""
+    rng = np.random.default_rng(17)
+    counts = rng.multinomial(cases, [p_better, p_worse, 1 - p_better - p_worse], size=3000)
+    settled = 0
+    for better, worse, _ in counts:
+        interval = tango_interval(int(better), int(worse), cases)
+        settled += settles(interval.low, interval.high, margin)
+    return settled / len(counts)
+
+
+@pytest.mark.parametrize(("better", "worse", "n"), [(1, 1, 4), (2, 3, 40)])
+def test_thousands_of_cases_are_settled_by_the_normal_approximation(
+    better: int, worse: int, n: int
+) -> None:
+    # A regression and an improvement in four cases needs thousands of cases: summing every
+    # count of such reruns took a run 15 to 21 seconds, so the statistic's normal law answers.
+    differences = observed(better, worse, n)
+    settlement = cases_to_settle(differences, 0.02)
+    assert settlement is not None and not settlement.exact
+    assert settlement.for_even_chance is not None and settlement.for_even_chance > 4000
+    assert settlement.for_likely is not None
+    even = tango_rerun_share(better / n, worse / n, settlement.for_even_chance, 0.02)
+    likely = tango_rerun_share(better / n, worse / n, settlement.for_likely, 0.02)
+    assert even == pytest.approx(0.5, abs=0.035)  # 3000 reruns: 3.8 standard errors
+    assert likely == pytest.approx(0.8, abs=0.03)

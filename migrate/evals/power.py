@@ -8,7 +8,10 @@
   clears the margin, and the chance that a suite of a given size drawn at those rates
   settles it. The chance is exact (binomial sums) when the per-case differences take at most
   three values, which covers one sample per case and suites where zero, one or two cases
-  differ, and a seeded simulation otherwise.
+  differ, and a seeded simulation otherwise. Where the counts of a rerun would spread over
+  so many values that summing or simulating them costs seconds (thousands of cases with
+  frequent disagreement), the statistic's normal approximation is used instead: there the
+  lattice of small counts, which the exact sums exist for, no longer shows.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from migrate.evals.stats import Z95, score_statistic, support
 
 HOLDS, BROKEN = "holds", "broken"
 LIMIT = 1_000_000  # no suite larger than this is worth stating
+# Past this many grid points (exact) or binomial steps (simulation) per chance, the normal
+# approximation answers instead: either would take seconds, and at that spread of counts
+# the approximation is within the simulation's own error.
+WORK_LIMIT = 60_000
+SPREAD_SDS = 8  # binomial mass beyond 8 standard deviations (plus a margin) is below 1e-12
 
 
 def smallest_drop_ruled_out(cases: int, z: float = Z95) -> float:
@@ -54,7 +62,7 @@ class Settlement:
     chance_at_observed_rates: float  # chance that a suite of that size settles it
     for_even_chance: int | None  # smallest larger suite that settles it at least half the time
     for_likely: int | None  # ... at least 80% of the time
-    exact: bool  # chances from binomial sums (True) or a seeded simulation
+    exact: bool  # every chance from binomial sums (True), or some simulated or approximated
 
 
 def size_at_observed_rates(
@@ -94,12 +102,14 @@ def cases_to_settle(
     at_rates = size_at_observed_rates(differences, margin, z)
     if at_rates is None:
         return None
-    exact = len(values) <= 3
     known: dict[int, float] = {}
+    exact = True
 
     def chance(cases: int) -> float:
+        nonlocal exact
         if cases not in known:
             known[cases] = settle_chance(differences, cases, margin, z, seed=seed, draws=draws)
+            exact = exact and _method(values, shares, cases, draws) == "exact"
         return known[cases]
 
     # Where a normal approximation puts 80%: the statistic's spread under the observed rates,
@@ -108,13 +118,17 @@ def cases_to_settle(
     spread = sum(w * (v - mean) ** 2 for v, w in zip(values, shares, strict=True))
     ratio = math.sqrt(spread) * abs(per_case) / abs(mean + margin)  # sd(T) under those rates
     guess = math.ceil(((z + 0.8416 * ratio) / per_case) ** 2)
-    tolerance = 0.0 if exact else 0.01  # a simulated chance is only good to a point or so
+    # A simulated or approximated chance is only good to a point or so.
+    tolerance = 0.0 if _method(values, shares, max(at_rates, guess), draws) == "exact" else 0.01
+    at_observed_rates = chance(at_rates)
+    for_even_chance = _smallest_with_chance(chance, 0.5, n, at_rates, tolerance)
+    for_likely = _smallest_with_chance(chance, 0.8, n, guess, tolerance)
     return Settlement(
         direction=HOLDS if per_case > 0 else BROKEN,
         at_observed_rates=at_rates,
-        chance_at_observed_rates=chance(at_rates),
-        for_even_chance=_smallest_with_chance(chance, 0.5, n, at_rates, tolerance),
-        for_likely=_smallest_with_chance(chance, 0.8, n, guess, tolerance),
+        chance_at_observed_rates=at_observed_rates,
+        for_even_chance=for_even_chance,
+        for_likely=for_likely,
         exact=exact,
     )
 
@@ -159,9 +173,51 @@ def settle_chance(
     values, shares = support(differences)
     if cases <= 0:
         return 0.0
-    if len(values) <= 3:
+    method = _method(values, shares, cases, draws)
+    if method == "exact":
         return _exact_chance(values, shares, cases, margin, z)
-    return _simulated_chance(values, shares, cases, margin, z, seed, draws)
+    if method == "simulated":
+        return _simulated_chance(values, shares, cases, margin, z, seed, draws)
+    return _normal_chance(values, shares, cases, margin, z)
+
+
+def _count_spread(cases: int, share: float) -> float:
+    """How many counts of a Binomial(cases, share) `_binomial` sums over."""
+    if share <= 0 or share >= 1:
+        return 1.0
+    return min(cases + 1, 2 * (SPREAD_SDS * math.sqrt(cases * share * (1 - share)) + 12) + 1)
+
+
+def _method(values: Sequence[float], shares: Sequence[float], cases: int, draws: int) -> str:
+    """exact, simulated or normal: the first that answers within WORK_LIMIT steps."""
+    if len(values) <= 3:
+        # As `_exact_chance` sums: the lowest value's count, then the highest's among the rest.
+        low = shares[0] if len(values) > 1 else 0.0
+        high = shares[2] / (1 - low) if len(values) == 3 else 0.0
+        grid = _count_spread(cases, low) * _count_spread(round(cases * (1 - low)), high)
+        return "exact" if grid <= WORK_LIMIT else "normal"
+    steps = sum(math.sqrt(cases * w * (1 - w)) for w in shares) * draws
+    return "simulated" if steps <= 30 * WORK_LIMIT else "normal"
+
+
+def _normal_chance(
+    values: Sequence[float], shares: Sequence[float], cases: int, margin: float, z: float
+) -> float:
+    """The score statistic of a suite of `cases` drawn at these rates is close to normal,
+    with mean sqrt(cases) times its one-case value and a spread that is the observed
+    standard deviation over the one under the margin (1 when the rates sit on the margin)."""
+    per_case = score_statistic(-margin, values, shares, 1)
+    mean = sum(v * w for v, w in zip(values, shares, strict=True))
+    spread = math.sqrt(sum(w * (v - mean) ** 2 for v, w in zip(values, shares, strict=True)))
+    ratio = 1.0 if mean + margin == 0 else spread * abs(per_case) / abs(mean + margin)
+    shift = math.sqrt(cases) * per_case
+    if ratio == 0:
+        return float(abs(shift) > z)
+    return _normal_cdf((shift - z) / ratio) + _normal_cdf((-z - shift) / ratio)
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
 def _statistic(values: Sequence[float], counts: Sequence[int], margin: float) -> float:
@@ -176,14 +232,21 @@ def _binomial(m: int, q: float) -> tuple[int, list[float]]:
         return 0, [1.0]
     if q >= 1:
         return m, [1.0]
-    spread = 12 * math.sqrt(m * q * (1 - q)) + 12
+    spread = SPREAD_SDS * math.sqrt(m * q * (1 - q)) + 12
     first, last = max(0, math.floor(m * q - spread)), min(m, math.ceil(m * q + spread))
-    log_q, log_r = math.log(q), math.log1p(-q)
-    base = math.lgamma(m + 1)
-    return first, [
-        math.exp(base - math.lgamma(k + 1) - math.lgamma(m - k + 1) + k * log_q + (m - k) * log_r)
-        for k in range(first, last + 1)
-    ]
+    # The first probability from the log-gamma function, the rest by the ratio of neighbours.
+    log_first = (
+        math.lgamma(m + 1)
+        - math.lgamma(first + 1)
+        - math.lgamma(m - first + 1)
+        + first * math.log(q)
+        + (m - first) * math.log1p(-q)
+    )
+    odds = q / (1 - q)
+    probabilities = [math.exp(log_first)]
+    for k in range(first, last):
+        probabilities.append(probabilities[-1] * (m - k) / (k + 1) * odds)
+    return first, probabilities
 
 
 def _threshold(settles: Callable[[int], bool], low: int, high: int) -> int:
