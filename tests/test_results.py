@@ -480,6 +480,19 @@ def test_latency_gate() -> None:
     assert gate(fine, "p95_latency_increase").status == "holds"
 
 
+def test_a_latency_gate_does_not_fail_on_milliseconds() -> None:
+    # 30 ms -> 45 ms is +50% against a 25% limit, but 15 ms is what a busy machine's own
+    # scheduling moves a loopback call by; 30 ms -> 90 ms is not.
+    gates = Gates(pass_rate_drop=0.5, refusal_rate_increase=None, p95_latency_increase=0.25,
+                  cost_increase=None)  # fmt: skip
+    base = same(20, Out(latency=0.03))
+    jitter = run({BASE: base, CAND: same(20, Out(latency=0.045))}, gates=gates)
+    assert gate(jitter, "p95_latency_increase").status == "holds"
+    assert gate(jitter, "p95_latency_increase").detail.endswith("within timing noise")
+    slower = run({BASE: base, CAND: same(20, Out(latency=0.09))}, gates=gates)
+    assert gate(slower, "p95_latency_increase").status == "broken"
+
+
 def test_cost_gate() -> None:
     gates = Gates(pass_rate_drop=0.5, refusal_rate_increase=None, p95_latency_increase=None,
                   cost_increase=0.15)  # fmt: skip
