@@ -40,6 +40,9 @@ class GitFacts:
     last_commit_by_email: dict[str, Commit] = field(default_factory=dict)
     last_change_by_path: dict[str, Commit] = field(default_factory=dict)
     repo_root: Path | None = None
+    # Resolving a path costs a system call per component; a thousand dependencies share a
+    # hundred prompts, so each path is resolved once.
+    _keys: dict[Path, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def last_commit_of(self, email: str) -> Commit | None:
         return self.last_commit_by_email.get(email.lower())
@@ -47,11 +50,13 @@ class GitFacts:
     def last_change_of(self, path: Path) -> Commit | None:
         if self.repo_root is None:
             return None
-        try:
-            key = path.resolve().relative_to(self.repo_root).as_posix()
-        except ValueError:
-            return None
-        return self.last_change_by_path.get(key)
+        if path not in self._keys:
+            try:
+                self._keys[path] = path.resolve().relative_to(self.repo_root).as_posix()
+            except ValueError:
+                self._keys[path] = None
+        key = self._keys[path]
+        return None if key is None else self.last_change_by_path.get(key)
 
 
 def _parse(line: str) -> Commit:
@@ -82,7 +87,7 @@ def read_git_facts(workdir: Path, paths: Iterable[Path], today: dt.date) -> GitF
                 facts.last_commit_by_email.setdefault(commit.email, commit)
 
     wanted = set()
-    for path in paths:
+    for path in dict.fromkeys(paths):  # a thousand dependencies share a hundred prompts
         try:
             wanted.add(path.resolve().relative_to(root).as_posix())
         except ValueError:
