@@ -193,9 +193,9 @@ def estimate_tokens(messages: list[dict[str, str]], params: Mapping[str, Any]) -
 
 @dataclass
 class Spent:
-    """What has left for one allowance holder (a model, or a key on a shared server):
-    cumulative requests and estimated tokens, in the order they left, and the requests
-    still unanswered (number -> tokens)."""
+    """What one allowance holder (a model, or a key on a shared server) has been sent:
+    requests and estimated tokens, counted in the order they were admitted, and the
+    requests still unanswered (number -> tokens)."""
 
     requests: int = 0
     tokens: int = 0
@@ -214,7 +214,6 @@ class Ticket:
 
     requests: int
     tokens: int
-    estimate: int
 
 
 @dataclass
@@ -230,7 +229,7 @@ class _Budget:
         if self.base is None:
             return None
         if self.reset_at is not None and now >= self.reset_at:
-            # Back in full; what left after the last answer that spoke counts against it.
+            # Back in full; what was sent after the last answer that spoke counts against it.
             self.base = None if self.limit is None else self.limit + self.heard_through
             self.reset_at = None
             if self.base is None:
@@ -262,7 +261,6 @@ class Pace:
     tokens: _Budget = field(default_factory=_Budget)
     paused_until: float = 0.0
     in_flight: int = 0
-    waits: int = 0  # requests held back at least once (for the benchmark's account)
     _news: asyncio.Condition | None = None
 
     @property
@@ -299,7 +297,6 @@ class Pace:
         if self.wait_for(estimate):
             import asyncio
 
-            self.waits += 1
             async with self.news:
                 while wait := self.wait_for(estimate):
                     try:
@@ -314,7 +311,7 @@ class Pace:
         self.spent.tokens += estimate
         self.spent.pending[self.spent.requests] = estimate
         self.in_flight += 1
-        return Ticket(self.spent.requests, self.spent.tokens, estimate)
+        return Ticket(self.spent.requests, self.spent.tokens)
 
     async def settle(self, ticket: Ticket, rate: RateHeaders, pause: float | None) -> None:
         """An admitted request ended: learn from its headers; `pause` after a refusal holds
