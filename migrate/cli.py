@@ -218,6 +218,15 @@ def run_(
             "the last settings.run.cache_max_age_days days.",
         ),
     ] = True,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Send the calls through the providers' batch APIs, at batch prices: exit 5 "
+            "while batches are out; run the same command again to collect "
+            "[default: settings.run.batch].",
+        ),
+    ] = False,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")
     ] = True,
@@ -241,6 +250,7 @@ def run_(
             resume=resume,
             new=new,
             use_cache=cache,
+            batch=batch,
             progress=progress,
             as_json=json,
             now=now,

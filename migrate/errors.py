@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments or a bad registry
     INCONCLUSIVE = 3  # the data cannot show the candidate is within the margin
     INFRA = 4  # too many calls failed to judge
+    SUBMITTED = 5  # batches submitted, not finished: run the same command again later
 
 
 class MigrateError(Exception):

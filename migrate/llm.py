@@ -86,7 +86,7 @@ class CallRecord:
     prompt_tokens: int | None
     completion_tokens: int | None
     cost: float | None  # USD; None when no price is known
-    latency: float  # seconds, of the final attempt
+    latency: float | None  # seconds, of the final attempt; None: not measured (a batch)
     error: str | None = None  # an error class: RateLimited, Timeout, ServerError, ...
     error_message: str | None = None
     attempts: int = 1
@@ -97,7 +97,7 @@ class CallRecord:
 
     @classmethod
     def failure(
-        cls, error: str, message: str, latency: float = 0.0, attempts: int = 1, **fields: Any
+        cls, error: str, message: str, latency: float | None = 0.0, attempts: int = 1, **fields: Any
     ) -> CallRecord:
         """A call that produced no usable answer (fields may keep tokens or text)."""
         values: dict[str, Any] = dict(

@@ -24,20 +24,21 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",
-        "migrate.llm", "migrate.evals.rundir", "migrate.evals.case", "migrate.evals.prompt",
+        "migrate.llm", "migrate.llm_batch", "migrate.evals.rundir", "migrate.evals.case", "migrate.evals.prompt",
         "migrate.evals.chat",
         "migrate.runbooks.merge",
     ),
     (  # reading suites and scoring one output; the run record
         "migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record",
         "migrate.evals.promptfoo", "migrate.evals.suite", "migrate.evals.record_pairs",
+        "migrate.evals.record_batch",
     ),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
         "migrate.evals.preflight", "migrate.evals.pairwise", "migrate.evals.similarity",
-        "migrate.cases",
+        "migrate.cases", "migrate.evals.batch",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together

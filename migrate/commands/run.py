@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 from migrate.console import plural, print_json, say
+from migrate.errors import ExitCode
+from migrate.evals.batch import BatchPending, describe_batches
 from migrate.evals.flow import Clock, RunOutcome, run_dependency
 from migrate.evals.inputs import RunOptions
 from migrate.evals.progress import progress_for
@@ -81,6 +83,7 @@ def run(
     resume: str | None,
     new: bool,
     use_cache: bool,
+    batch: bool,
     progress: bool,
     as_json: bool,
     now: Clock,
@@ -96,16 +99,25 @@ def run(
         resume=resume,
         new=new,
         use_cache=use_cache,
+        batch=batch,
     )
-    outcome = run_dependency(
-        registry,
-        options,
-        today,
-        now=now,
-        make_seam=lambda c, t, r: ModelSeam(concurrency=c, timeout=t, max_retries=r),
-        progress=progress_for(progress and not as_json),
-        environ=os.environ,
-    )
+    try:
+        outcome = run_dependency(
+            registry,
+            options,
+            today,
+            now=now,
+            make_seam=lambda c, t, r: ModelSeam(concurrency=c, timeout=t, max_retries=r),
+            progress=progress_for(progress and not as_json),
+            environ=os.environ,
+        )
+    except BatchPending as pending:
+        if as_json:
+            print_json(_pending_json(pending))
+        else:
+            for line in describe_batches(pending.run_dir.name, pending.report):
+                say(line)
+        return int(ExitCode.SUBMITTED)
     if as_json:
         print_json(
             {
@@ -119,3 +131,20 @@ def run(
         for line in describe(outcome, Path.cwd()):
             say(line)
     return outcome.results.exit_code
+
+
+def _pending_json(pending: BatchPending) -> dict[str, object]:
+    report = pending.report
+    return {
+        "status": "submitted",
+        "exit_code": int(ExitCode.SUBMITTED),
+        "run_id": pending.run_dir.name,
+        "run_dir": relative_to(pending.run_dir, Path.cwd()),
+        "collected": report.collected,
+        "resubmitted": report.resubmitted,
+        "batches": [
+            {"model": b.model, "batch_id": b.batch_id, "status": b.status, "requests": b.requests}
+            for b in [*report.submitted, *report.pending]
+        ],
+        "rejected": report.failed,
+    }

@@ -18,6 +18,7 @@ from pathlib import Path
 from migrate import __version__
 from migrate.errors import UsageError
 from migrate.evals import rundir
+from migrate.evals.batch import BatchPending, BatchPhase, has_open_batches
 from migrate.evals.calls import cache_from_runs, generation_specs, judge_specs, started_at
 from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, write_inputs
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
@@ -34,7 +35,8 @@ from migrate.evals.results import Results, evaluate, summarize
 from migrate.evals.rundir import JOURNAL_FILE, MANIFEST_FILE, SUMMARY_FILE
 from migrate.evals.runner import Breaker, CallCounts, CallSpec, Progress, execute
 from migrate.files import relative_to
-from migrate.llm import CONFIGURATION_ERRORS, CallRecord, ModelSeam
+from migrate.llm import CONFIGURATION_ERRORS, CallRecord, ModelSeam, Target
+from migrate.llm_batch import BatchSeam, provider_of
 from migrate.registry.load import Registry
 from migrate.reports import write_reports
 
@@ -96,8 +98,13 @@ def run_dependency(
             raise UsageError(
                 "no call made: " + ("\n  " if len(problems) > 1 else "") + "\n  ".join(problems)
             )
+        batch = options.batch or settings.batch
+        if batch:
+            _batch_preflight(inputs)
         if run_dir is None:
             run_dir = _start(registry, inputs, now())
+        # Batches out: they are collected, never called again synchronously.
+        batch = batch or has_open_batches(run_dir / JOURNAL_FILE)
 
         seam = make_seam(
             options.concurrency or settings.concurrency,
@@ -112,9 +119,26 @@ def run_dependency(
         counts = CallCounts()
         journal = JournalWriter(run_dir / JOURNAL_FILE)
         try:
-            asyncio.run(
-                _call_everything(inputs, run_dir, journal, seam, cache, progress, now, counts)
-            )
+            if batch:
+                report = asyncio.run(
+                    BatchPhase(
+                        journal,
+                        BatchSeam(
+                            options.timeout or settings.timeout_seconds, settings.max_retries
+                        ),
+                        {t.model: t for t in _targets(inputs)},
+                        cache,
+                        now,
+                        counts,
+                        max_batches=settings.max_retries + 1,
+                    ).run(inputs)
+                )
+                if not report.finished:
+                    raise BatchPending(run_dir, report)
+            else:
+                asyncio.run(
+                    _call_everything(inputs, run_dir, journal, seam, cache, progress, now, counts)
+                )
         finally:
             journal.close()
             progress.finish()
@@ -124,6 +148,18 @@ def run_dependency(
         )
         write_outputs(run_dir, inputs, results, summary, root)
         return RunOutcome(run_dir, results, summary, reused=False, resumed=resumed, counts=counts)
+
+
+def _targets(inputs: RunInputs) -> list[Target]:
+    manifest = inputs.manifest
+    judge = [manifest.judge] if manifest.judge else []
+    return [manifest.baseline, *manifest.candidates, *judge]
+
+
+def _batch_preflight(inputs: RunInputs) -> None:
+    """Every model of a batch run has a batch API here (UsageError otherwise), no call made."""
+    for target in _targets(inputs):
+        provider_of(target)
 
 
 def _resumable(root: Path, existing: list[Path], options: RunOptions) -> Path:

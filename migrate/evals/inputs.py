@@ -52,6 +52,7 @@ class RunOptions:
     resume: str | None = None
     new: bool = False
     use_cache: bool = True
+    batch: bool = False  # through the providers' batch APIs (or settings.run.batch)
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Each line is written with a single `write` on an O_APPEND descriptor, so a process killed
 at any point leaves every finished call on disk and at worst one torn final line, which
 the reader skips. The journal is the run's source of truth: summaries and reports are
-re-derived from it, and a resumed run skips every request it already holds.
+re-derived from it, and a resumed run skips every request it already holds. A batch run
+also journals its submissions (record_batch.py); `read_journal` yields only the calls.
 """
 
 from __future__ import annotations
@@ -16,9 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from migrate.evals.record import Entry, EntryKey, entry_from_json
+from migrate.evals.record_batch import (
+    BATCH_KINDS,
+    BatchClosed,
+    BatchIntent,
+    BatchSubmitted,
+    batch_event_from_json,
+)
 from migrate.evals.rundir import JOURNAL_FILE
 
-__all__ = ["JOURNAL_FILE", "Entry", "EntryKey", "JournalWriter", "load_entries", "read_journal"]
+__all__ = [
+    "JOURNAL_FILE",
+    "Entry",
+    "EntryKey",
+    "JournalWriter",
+    "load_entries",
+    "read_batch_events",
+    "read_journal",
+]
 
 
 def request_hash(
@@ -38,9 +54,9 @@ def request_hash(
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-def read_journal(path: Path) -> Iterator[Entry]:
-    """Every complete entry. A torn line (a crash mid-write: no newline, or cut JSON) is
-    skipped; a whole JSON line that is no entry (edited by hand) is refused, naming it."""
+def _lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """Every complete JSON line, numbered; a torn line (a crash mid-write: no newline, or
+    cut JSON) is skipped."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -50,10 +66,30 @@ def read_journal(path: Path) -> Iterator[Entry]:
             if not line.endswith(b"\n"):
                 continue
             try:
-                data = json.loads(line)
+                yield number, json.loads(line)
             except ValueError:
                 continue
+
+
+def _is_batch_line(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("kind") in BATCH_KINDS
+
+
+def read_journal(path: Path) -> Iterator[Entry]:
+    """Every complete call entry. A torn line is skipped; a whole JSON line that is no
+    entry (edited by hand) is refused, naming it."""
+    for number, data in _lines(path):
+        if not _is_batch_line(data):
             yield entry_from_json(data, f"{path}:{number}")
+
+
+def read_batch_events(path: Path) -> list[BatchIntent | BatchSubmitted | BatchClosed]:
+    """The journal's batch lines, in the order they were written."""
+    return [
+        batch_event_from_json(data, f"{path}:{number}")
+        for number, data in _lines(path)
+        if _is_batch_line(data)
+    ]
 
 
 def load_entries(path: Path) -> dict[EntryKey, Entry]:
@@ -88,7 +124,7 @@ class JournalWriter:
         except FileNotFoundError:
             return
 
-    def append(self, entry: Entry) -> None:
+    def append(self, entry: Entry | BatchIntent | BatchSubmitted | BatchClosed) -> None:
         line = entry.to_line()
         written = os.write(self.fd, line)
         while written < len(line):  # regular files write fully; be safe anyway

@@ -34,7 +34,7 @@ def model_metrics(rows: list[CaseResult], samples: int) -> ModelMetrics:
     tokens = [
         float(e.record.completion_tokens) for e in done if e.record.completion_tokens is not None
     ]
-    latencies = [e.record.latency for e in done]
+    latencies = [e.record.latency for e in done if e.record.latency is not None]
     costs = [e.record.cost for e in done]
     cost_known = bool(done) and all(c is not None for c in costs)
     cost_total = sum(c for c in costs if c is not None) if cost_known else None

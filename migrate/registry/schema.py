@@ -151,6 +151,11 @@ class RunSettings(Strict):
         description="how old a finished call may be to serve an identical request; a "
         "quarterly re-baseline is older, so it calls the model afresh",
     )
+    batch: bool = Field(
+        default=False,
+        description="send a run's calls through the providers' batch APIs at batch prices "
+        "(`migrate run --batch`): exit 5 until every batch is back",
+    )
 
 
 class SignoffSettings(Strict):

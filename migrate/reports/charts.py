@@ -83,7 +83,10 @@ def latency_chart(results: Results, bins: int = 30) -> str:
             s.entry.record.latency
             for r in results.by_model[m]
             for s in r.samples
-            if s.entry is not None and s.entry.record.error is None and not s.entry.cached
+            if s.entry is not None
+            and s.entry.record.error is None
+            and not s.entry.cached
+            and s.entry.record.latency is not None  # a batch call's is not measured
         ]
         for m in models
     }

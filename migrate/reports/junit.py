@@ -3,7 +3,8 @@
 A regression is a failure; a case that could not be scored is an error (its body carries
 the provider's own message); a case that fails on the baseline as well is skipped, and says
 so (it says nothing about the migration). Every test case has a `time` (the candidate's
-call latency for it) and every suite the sum of them, so reporters never compute NaN.
+call latency for it; 0 for a batch call, whose latency is not measured) and every suite the
+sum of them, so reporters never compute NaN.
 
 Whatever a model answers, the file is well-formed XML 1.0: characters outside XML's `Char`
 production (most C0 controls, U+FFFE, U+FFFF) are dropped and lone surrogates become
@@ -115,7 +116,7 @@ def junit_suites(dependency: str, results: Results) -> list[JUnitSuite]:
         suite = JUnitSuite(f"{dependency} -> {model}")
         for row in results.by_model[model]:
             base = base_rows[row.case.id]
-            seconds = sum(s.entry.record.latency for s in row.samples if s.entry is not None)
+            seconds = sum(s.entry.record.latency or 0.0 for s in row.samples if s.entry is not None)
             classname = f"{dependency}.{model}"
             if row.case.id in unscored:
                 errored = [(m, s) for m, r in ((model, row), (results.baseline, base))
