@@ -240,6 +240,7 @@ class ModelMetrics(_Record):
     output_chars_median: float | None
     latency_p50: float | None
     latency_p95: float | None
+    latency_unmeasured: int = 0  # answers from a batch API: no latency is measured
     cost_total: float | None
     cost_per_case: float | None
     cost_known: bool
