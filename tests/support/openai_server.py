@@ -104,6 +104,7 @@ class ScriptedServer:
         self.batch_polls: Counter[str] = Counter()
         self.batch_lines: Counter[tuple[str, str]] = Counter()  # (model, custom_id) -> lines run
         self.batch_answered: Counter[tuple[str, str]] = Counter()  # ... answered 200
+        self.results_asked = 0  # requests for an output or error file's content
 
     @property
     def api_base(self) -> str:
@@ -243,6 +244,7 @@ class ScriptedServer:
         purpose, content = self.files[file_id]
         delay = self.batch_script.content_delay
         if purpose == "batch_output":
+            self.results_asked += 1
             delay += self.batch_script.results_delay
         if delay:
             await asyncio.sleep(delay)
