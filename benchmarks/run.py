@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py            # the full suite (about 12 minutes)
     .venv/bin/python benchmarks/run.py --quick    # small sizes, to try the harness
+    .venv/bin/python benchmarks/run.py --batch-only   # 5b: a batch run killed twice
 
 Writes benchmarks/results.json (every figure) and benchmarks/results.md (the tables).
 The scripted OpenAI-compatible server runs in a process of its own (benchmarks/server.py)
@@ -541,6 +542,101 @@ def resume_after_kill(server: Server, root: Path, cases: int, concurrency: int) 
         resumed="Resumed run" in result["stdout"],
     )
     return result
+
+
+def batch_kill_resume(work: Path, cases: int) -> dict[str, Any]:
+    """5b: a batch run against the scripted files and batches endpoints, killed while
+    submitting and while collecting, one batch expiring half way; then finished. Its cost
+    per case against a synchronous run of the same suite, at litellm's prices."""
+    from tests.support.openai_server import ScriptedServer
+    from tests.support.scenarios import correct
+
+    models = ("gpt-4o-mini", "gpt-4o")  # litellm's map has both prices of both
+
+    def workspace(root: Path) -> Path:
+        write_workspace(root, api_base, cases=cases, baseline=models[0], candidates=models[1:])
+        registry = (root / "models.yaml").read_text()
+        registry = registry.replace(", input_cost_per_mtok: 1, output_cost_per_mtok: 2", "")
+        (root / "models.yaml").write_text(registry)
+        return root
+
+    def invoke(root: Path, *extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*migrate_run_cmd(), *extra],
+            cwd=root,
+            env={**os.environ, **migrate_env()},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def kill_when(process: subprocess.Popen[str], ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 300
+        while not ready() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+
+    with ScriptedServer({m: correct() for m in models}) as server:
+        api_base = server.api_base
+        sync_root = workspace(work / "batch-sync")
+        invoke(sync_root).communicate()
+        sync = json.loads(next(sync_root.glob("runbooks/*/dep/runs/*/summary.json")).read_text())
+        root = workspace(work / "batch")
+        script = server.batch_script
+        script.create_delay, script.expire_after, script.expire_batches = 120, cases // 2, 1
+        steps: list[dict[str, Any]] = []
+        started = time.monotonic()
+        kill_when(invoke(root, "--batch"), lambda: len(server.batches) == 1)
+        steps.append({"step": "killed while submitting", "batches_on_server": len(server.batches)})
+        script.create_delay = 0
+        exits = []
+        for _ in range(3):  # reconcile and submit; poll; collect (one batch expired)
+            process = invoke(root, "--batch")
+            process.communicate()
+            exits.append(process.returncode)
+        steps.append({"step": "resumed, polled, collected and resubmitted", "exits": exits})
+        script.results_delay = 120
+        asked = server.results_asked
+        kill_when(invoke(root, "--batch"), lambda: server.results_asked > asked)
+        steps.append({"step": "killed while collecting"})
+        script.results_delay = 0
+        rounds, code = 0, 5
+        while code == 5 and rounds < 10:
+            process = invoke(root, "--batch")
+            process.communicate()
+            code, rounds = process.returncode, rounds + 1
+        steps.append({"step": "finished", "invocations": rounds, "exit": code})
+        wall = time.monotonic() - started
+        run_dir = next(root.glob("runbooks/*/dep/runs/*"))
+        rows = [json.loads(x) for x in (run_dir / "journal.jsonl").read_text().splitlines()]
+        calls = [(r["model"], r["case"], r["sample"]) for r in rows if "case" in r]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        expected = {(f"openai/{m}", f"c{i:03d}", 0) for m in models for i in range(cases)}
+        cost = {
+            m: {
+                "sync_per_case": sync["metrics"][f"openai/{m}"]["cost_per_case"],
+                "batch_per_case": summary["metrics"][f"openai/{m}"]["cost_per_case"],
+            }
+            for m in models
+        }
+        for figures in cost.values():
+            figures["ratio"] = figures["batch_per_case"] / figures["sync_per_case"]
+        return {
+            "cases": cases,
+            "requests": len(expected),
+            "steps": steps,
+            "wall": wall,
+            "batches_created": len(server.batches),
+            "lost": len(expected - set(calls)),
+            "journaled_twice": len(calls) - len(set(calls)),
+            "executed_twice": sum(n - 1 for n in server.batch_lines.values() if n > 1),
+            "answered_twice": sum(n - 1 for n in server.batch_answered.values() if n > 1),
+            "lines_executed": sum(server.batch_lines.values()),
+            "verdict": summary["verdict"],
+            "sync_verdict": sync["verdict"],
+            "cost": cost,
+        }
 
 
 # --- commands that make no model call ------------------------------------------------------
@@ -1161,6 +1257,10 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="small sizes (100 cases, 1,000-case memory run)"
     )
+    parser.add_argument("--batch-cases", type=int, default=500, help="cases of the batch run")
+    parser.add_argument(
+        "--batch-only", action="store_true", help="only 5b, the batch run; print its figures"
+    )
     parser.add_argument("--output", type=Path, default=BENCH, help="folder for results.*")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspaces")
     args = parser.parse_args()
@@ -1168,6 +1268,13 @@ def main() -> None:
         args.cases, args.repeat, args.memory_cases = 100, 1, 1000
         args.dependencies, args.startup_repeat = 200, 2
         args.rate_limit, args.rate_limit_cases, args.rate_limit_repeat = "50/5", 100, 1
+    if args.batch_only:
+        work = Path(tempfile.mkdtemp(prefix="migrate-bench-"))
+        try:
+            print(json.dumps(batch_kill_resume(work, args.batch_cases), indent=2))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     use_promptfoo = not args.no_promptfoo and ensure_promptfoo()
     results: dict[str, Any] = {
         "command": " ".join(["benchmarks/run.py", *sys.argv[1:]]),
@@ -1213,6 +1320,8 @@ def main() -> None:
             args.rate_limit_repeat,
             use_promptfoo,
         )
+        log(f"batch run killed while submitting and while collecting: {args.batch_cases} cases")
+        results["batch"] = batch_kill_resume(work, args.batch_cases)
         log("startup")
         results["startup"] = startup(work, args.startup_repeat)
         log(f"calendar + plan, {args.dependencies} dependencies")
