@@ -244,3 +244,62 @@ def test_a_provider_without_a_batch_api_here_is_refused_before_any_call(
     assert result.exit_code == 2
     assert "anthropic/claude-x: batch mode needs a provider" in result.stderr
     assert run_dirs(root) == [] and not server.batches
+
+
+def test_a_collection_cut_short_journals_the_rest_exactly_once(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import datetime as dt
+
+    from migrate.evals.batch import BatchPhase
+    from migrate.evals.inputs import read_inputs
+    from migrate.evals.journal import JournalWriter
+    from migrate.evals.record import Entry
+    from migrate.evals.runner import CallCounts
+    from migrate.llm_batch import BatchSeam
+
+    class Killed(Exception):
+        pass
+
+    class DyingJournal(JournalWriter):
+        """Writes `survive` results, then dies as a killed process would: mid-collection."""
+
+        def __init__(self, path: Path, survive: int) -> None:
+            super().__init__(path)
+            self.left = survive
+
+        def append(self, entry: Any) -> None:
+            if isinstance(entry, Entry):
+                if self.left == 0:
+                    raise Killed
+                self.left -= 1
+            super().append(entry)
+
+    server.behaviours.update({"good": correct(), "cand": correct()})
+    server.batch_script.polls = 0
+    root = write_workspace(tmp_path / "w", server.api_base, cases=10)
+    assert run(cli, root, "--batch").exit_code == 5
+    run_dir = run_dirs(root)[0]
+    inputs = read_inputs(run_dir)
+    manifest = inputs.manifest
+    targets = {t.model: t for t in [manifest.baseline, *manifest.candidates]}
+    journal = DyingJournal(run_dir / "journal.jsonl", survive=13)
+    phase = BatchPhase(
+        journal,
+        BatchSeam(timeout=10, max_retries=0),
+        targets,
+        {},
+        lambda: dt.datetime.now(dt.UTC),
+        CallCounts(),
+        max_batches=5,
+    )
+    with pytest.raises(Killed):
+        asyncio.run(phase.run(inputs))
+    journal.close()
+    assert len(keys(run_dir)) == 13  # one batch collected whole, the other cut at 3
+    result, invocations = until_done(cli, root, "--batch")
+    assert invocations == 1 and result.exit_code == 3, result.stdout
+    assert "7 calls made" in result.stdout  # the rest of the cut batch, and no more
+    assert len(keys(run_dir)) == len(set(keys(run_dir))) == 20
+    assert len(server.batches) == 2 and set(server.batch_lines.values()) == {1}
