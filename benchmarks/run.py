@@ -587,19 +587,33 @@ def batch_kill_resume(work: Path, cases: int) -> dict[str, Any]:
         script.create_delay, script.expire_after, script.expire_batches = 120, cases // 2, 1
         steps: list[dict[str, Any]] = []
         started = time.monotonic()
+
+        def journal_kinds() -> dict[str, int]:
+            journal = journal_of(root)
+            kinds = (
+                [json.loads(x)["kind"] for x in journal.read_text().splitlines()] if journal else []
+            )
+            return {k: kinds.count(k) for k in sorted(set(kinds))}
+
         kill_when(invoke(root, "--batch"), lambda: len(server.batches) == 1)
-        steps.append({"step": "killed while submitting", "batches_on_server": len(server.batches)})
+        steps.append(
+            {
+                "step": "killed between creating a batch and journaling its id",
+                "batches_on_server": len(server.batches),
+                "journal": journal_kinds(),
+            }
+        )
         script.create_delay = 0
-        exits = []
         for _ in range(3):  # reconcile and submit; poll; collect (one batch expired)
             process = invoke(root, "--batch")
-            process.communicate()
-            exits.append(process.returncode)
-        steps.append({"step": "resumed, polled, collected and resubmitted", "exits": exits})
+            out, _ = process.communicate()
+            steps.append(
+                {"step": "rerun", "exit": process.returncode, "said": out.splitlines()[1:]}
+            )
         script.results_delay = 120
         asked = server.results_asked
         kill_when(invoke(root, "--batch"), lambda: server.results_asked > asked)
-        steps.append({"step": "killed while collecting"})
+        steps.append({"step": "killed while reading a batch's results", "journal": journal_kinds()})
         script.results_delay = 0
         rounds, code = 0, 5
         while code == 5 and rounds < 10:
