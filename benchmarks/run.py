@@ -1246,7 +1246,32 @@ def render_markdown(results: dict[str, Any]) -> str:
             else "attempts off the loopback: " + ", ".join(probe["off_loopback"])
         ),
     ]
+    if "batch" in results:
+        lines += batch_markdown(results["batch"])
     return "\n".join(lines) + "\n"
+
+
+def batch_markdown(batch: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Batch run killed and resumed (5b)",
+        "",
+        f"{batch['requests']} requests ({batch['cases']} cases x 2 models) through the "
+        f"scripted files and batches endpoints, killed while submitting and while reading "
+        f"results, one batch expiring half way: {batch['batches_created']} batches made, "
+        f"{batch['lost']} requests lost, {batch['journaled_twice']} journaled twice, "
+        f"{batch['executed_twice']} executed twice; verdict {batch['verdict']} "
+        f"(synchronous: {batch['sync_verdict']}).",
+        "",
+        "| model | cost per case, synchronous | cost per case, batch | ratio |",
+        "|---|---|---|---|",
+    ]
+    for model, cost in batch["cost"].items():
+        lines.append(
+            f"| {model} | ${cost['sync_per_case']:.3g} | ${cost['batch_per_case']:.3g} "
+            f"| {cost['ratio']:.3f} |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -1285,7 +1310,9 @@ def main() -> None:
     if args.batch_only:
         work = Path(tempfile.mkdtemp(prefix="migrate-bench-"))
         try:
-            print(json.dumps(batch_kill_resume(work, args.batch_cases), indent=2))
+            batch = batch_kill_resume(work, args.batch_cases)
+            print(json.dumps(batch, indent=2))
+            print("\n".join(batch_markdown(batch)))
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return
