@@ -303,3 +303,42 @@ def test_a_collection_cut_short_journals_the_rest_exactly_once(
     assert "7 calls made" in result.stdout  # the rest of the cut batch, and no more
     assert len(keys(run_dir)) == len(set(keys(run_dir))) == 20
     assert len(server.batches) == 2 and set(server.batch_lines.values()) == {1}
+
+
+def test_judge_calls_go_out_as_a_second_batch_once_the_answers_are_in(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:  # type: ignore[no-untyped-def]
+    def judge(request: Request) -> Reply:
+        answer = request.user.split("## Answer\n", 1)[1].split("\n\n## Rubric", 1)[0]
+        ok = answer.startswith("answer-")
+        return Reply(text=json.dumps({"verdict": "pass" if ok else "fail", "reasoning": "-"}))
+
+    server.behaviours.update(
+        good=correct(), cand=candidate(wrong={"c002"}, chatty=False), judge=judge
+    )
+    server.batch_script.polls = 0
+    root = write_workspace(
+        tmp_path / "ws",
+        server.api_base,
+        cases=10,
+        checks='[{type: llm_judge, rubric: "The answer names the case answer."}]',
+        extra_models=f'  openai/judge: {{api_base: "{server.api_base}", '
+        "api_key_env: TEST_LLM_KEY}",
+    )
+    registry = root / "models.yaml"
+    registry.write_text(
+        registry.read_text().replace("settings:\n", "settings:\n  judge_model: openai/judge\n")
+    )
+    assert run(cli, root, "--batch").exit_code == 5  # the answers' batches
+    judging = run(cli, root, "--batch")  # answers collected, the judge's batch submitted
+    assert judging.exit_code == 5
+    assert "collected 20 results" in judging.stdout
+    assert "(openai/judge, 20 requests)" in judging.stdout
+    result = run(cli, root, "--batch")
+    assert result.exit_code in {1, 3}, result.stdout
+    run_dir = run_dirs(root)[0]
+    summary = summary_of(run_dir)
+    assert summary["candidates"]["openai/cand"]["regressions"] == ["c002"]
+    phases = [e["phase"] for e in journal(run_dir) if e["kind"] == "batch_intent"]
+    assert sorted(phases) == ["generate", "generate", "judge"]
+    assert server.calls["judge"] == 20 and set(server.batch_lines.values()) == {1}
