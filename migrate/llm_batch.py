@@ -204,8 +204,16 @@ class BatchSeam:
         return None
 
     async def content(self, target: Target, file_id: str) -> bytes:
+        import warnings
+
         litellm = litellm_module()
         kwargs = self._connection(target)
+        # litellm 1.110 makes a second, unused coroutine of its OpenAI files API while it
+        # reads a file (its sync and async functions alike): the file is read, and the
+        # RuntimeWarning it prints when collected says nothing to a user.
+        warnings.filterwarnings(
+            "ignore", "coroutine 'OpenAIFilesAPI.afile_content' was never awaited", RuntimeWarning
+        )
         response = await self._call(
             f"reading file {file_id}",
             target,
