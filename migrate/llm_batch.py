@@ -36,6 +36,11 @@ Sleep = Callable[[float], Awaitable[None]]
 def provider_of(target: Target) -> str:
     """The litellm provider a target's batches go to; UsageError when it has none here."""
     provider, _, bare = target.model.partition("/")
+    if target.drop_params:
+        raise UsageError(
+            f"{target.model}: drop_params is set, and a batch's requests are sent as written "
+            "(litellm drops nothing from them); run it without --batch"
+        )
     if bare and provider in PROVIDERS:
         return provider
     raise UsageError(

@@ -244,6 +244,15 @@ def test_a_provider_without_a_batch_api_here_is_refused_before_any_call(
     assert result.exit_code == 2
     assert "anthropic/claude-x: batch mode needs a provider" in result.stderr
     assert run_dirs(root) == [] and not server.batches
+    (root / "models.yaml").write_text(
+        registry.replace(
+            "api_key_env: TEST_LLM_KEY,", "api_key_env: TEST_LLM_KEY, drop_params: true,", 1
+        )
+    )
+    result = run(cli, root, "--batch")
+    assert result.exit_code == 2
+    assert "openai/good: drop_params is set" in result.stderr
+    assert run_dirs(root) == [] and not server.batches
 
 
 def test_a_collection_cut_short_journals_the_rest_exactly_once(
