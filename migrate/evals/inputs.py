@@ -34,6 +34,7 @@ from migrate.files import relative_to
 from migrate.llm import Target
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency
+from migrate.schedule.due import is_urgent
 from migrate.schedule.quarters import Quarter, migration_window, next_window
 from migrate.secrets import redact, register_secret_env
 
@@ -94,8 +95,11 @@ class RunInputs:
         return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def run_quarter(today: dt.date, registry: Registry) -> Quarter:
-    """The quarter a run is filed under: the window open today, else the next window."""
+def run_quarter(today: dt.date, registry: Registry, dependency: str) -> Quarter:
+    """The quarter a run is filed under, beside its runbook: today's quarter for an urgent
+    dependency (due now), else the window open today, else the next window."""
+    if is_urgent(registry, registry.dependencies[dependency].model, today):
+        return Quarter.containing(today)
     current = migration_window(Quarter.containing(today), registry.settings.window)
     if current.start <= today <= current.end:
         return current.quarter
@@ -241,7 +245,7 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
             register_secret_env(target.api_key_env)
     manifest = Manifest(
         dependency=options.dependency,
-        quarter=str(run_quarter(today, registry)),
+        quarter=str(run_quarter(today, registry, options.dependency)),
         baseline=_stored(targets[0]),
         candidates=[_stored(t) for t in targets[1:]],
         judge=_stored(judge) if judge else None,

@@ -182,7 +182,7 @@ def runbook_context(
         "quarter": str(quarter),
         "as_of": as_of.isoformat(),
         "runbook": runbook_path(quarter, dep_id),
-        "runs_dir": runs_folder(run_quarter(as_of, registry), dep_id),
+        "runs_dir": runs_folder(run_quarter(as_of, registry, dep_id), dep_id),
         "registry": registry_file,
         "dependency": {
             "id": dep_id,

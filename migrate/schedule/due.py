@@ -64,6 +64,19 @@ def owners_inactive(
     )
 
 
+def is_urgent(registry: Registry, model_id: str, as_of: dt.date) -> bool:
+    """Whether a dependency on `model_id` is due now: its model retires and no migration
+    window ends by the latest safe date (or the model has already retired)."""
+    settings = registry.settings
+    retires = registry.model(model_id).retires
+    if retires is None:
+        return False
+    if as_of >= retires:
+        return True
+    fits = window_for_retirement(as_of, retires, settings.window, settings.safety_margin_days)
+    return fits is None
+
+
 def assess(
     dep_id: str,
     dep: Dependency,
@@ -81,17 +94,11 @@ def assess(
     deadline = None
     if model.retires is not None:
         deadline = model.retires - dt.timedelta(days=settings.safety_margin_days)
+        urgent = is_urgent(registry, dep.model, as_of)
         if as_of >= model.retires and not facts.approved:
             reasons.append(Reason.OVERDUE)
-            urgent = True
         else:
             reasons.append(Reason.RETIRING)
-            urgent = (
-                window_for_retirement(
-                    as_of, model.retires, settings.window, settings.safety_margin_days
-                )
-                is None
-            )
     # An urgent migration happens now, so its baseline's age counts as of now.
     baselined_by = as_of if urgent else window.start
     if baseline_is_stale(facts.last_baseline, baselined_by, settings.baseline_max_age_days):
