@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrate.console import plural
 from migrate.evals.case import Case, CheckSpec
 from migrate.evals.metrics import model_metrics
 from migrate.evals.pairwise import Preference, preference
@@ -168,7 +169,7 @@ def evaluate(
             comparison.settlement = None
             comparison.explanation = (
                 "Too many calls failed to judge this candidate; the comparison below covers "
-                f"only the {comparison.paired_cases} cases scored on both models."
+                f"only the {plural(comparison.paired_cases, 'case')} scored on both models."
             )
     elif not comparisons:
         verdict = Verdict.BASELINE
