@@ -455,6 +455,12 @@ def test_unknown_dependency_and_bad_suite_are_usage_errors(
     root = write_workspace(tmp_path / "ws", server.api_base, cases=3)
     result = invoke(cli, "run", "nope", "--no-progress", cwd=root)
     assert result.exit_code == 2 and "unknown dependency 'nope'" in result.stderr
+    result = invoke(cli, "run", "deps", "--no-progress", cwd=root)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "migrate: error: unknown dependency 'deps' (did you mean 'dep'?); the dependencies in "
+        "models.yaml are: dep\n"
+    )
     (root / "evals" / "suite.jsonl").write_text('{"id": "a", "vars": {}}\n{"id": "a"}\n')
     result = run(cli, root)
     assert result.exit_code == 2

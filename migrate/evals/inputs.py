@@ -212,8 +212,7 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
     """Validate everything a run needs before the first call; errors name file and line."""
     dependency = registry.dependencies.get(options.dependency)
     if dependency is None:
-        known = ", ".join(sorted(registry.dependencies)) or "none"
-        raise UsageError(f"unknown dependency '{options.dependency}' (the registry has: {known})")
+        raise UsageError(registry.unknown_dependency(options.dependency))
     where = f"{registry.display_path()}:{registry.line_of('dependencies', options.dependency)}"
     if dependency.eval is None:
         raise UsageError(
