@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrate.cases.health import CaseDates, case_dates
 from migrate.errors import MigrateError
 from migrate.evals.record import Decision, Verdict
-from migrate.evals.suite import count_cases
+from migrate.evals.suite import count_cases, load_suite
 from migrate.history.git import GitFacts, read_git_facts
 from migrate.history.runs import RunRecord, read_runs, runs_by_dependency
 from migrate.registry.load import Registry, load_registry
@@ -60,8 +61,23 @@ def dependency_facts(
         last = git.last_commit_of(email)
         return last is None or (today - last.day).days > inactive_days
 
+    dates: dict[str, CaseDates | None] = {}  # by suite path: a suite may serve many
+
+    def suite_dates(path: str) -> CaseDates | None:
+        if path not in dates:
+            change = git.last_change_of(registry.root / path) if git.available else None
+            try:
+                cases = load_suite(registry.root / path, path).cases
+            except MigrateError:  # `migrate check` names the problem
+                dates[path] = None
+            else:
+                dates[path] = case_dates(cases, change.day if change else None)
+        return dates[path]
+
     facts = {}
     for dep_id, dep in registry.dependencies.items():
+        suite = suite_dates(dep.eval.cases) if dep.eval else None
+        dated = suite is not None and not suite.undated
         on_model = [
             r
             for r in by_dependency.get(dep_id, [])
@@ -87,6 +103,8 @@ def dependency_facts(
             ),
             owner_last_commit=owner_last_commit,
             inactive_prompt_authors=tuple(sorted(set(prompt_authors))),
+            newest_case=suite.newest if suite and dated else None,
+            newest_case_from=suite.source if suite and dated else None,
         )
     return facts
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from migrate.cases.health import SuiteHealth, suite_health
 from migrate.errors import InputError, UsageError
 from migrate.evals.rundir import runbook_path
 from migrate.evals.suite import count_cases
@@ -106,6 +107,12 @@ def build_runbooks(ws: Workspace, plan: Plan, *, quarter_given: bool = False) ->
     templates = templates_for(ws.root)
     sizes: dict[str, SuiteSize] = {}
 
+    def _health(dep_id: str) -> SuiteHealth | None:
+        dep = ws.registry.dependencies[dep_id]
+        change = ws.git.last_change_of(ws.root / dep.eval.cases) if dep.eval else None
+        last_commit = change.day if change else None
+        return suite_health(ws.registry, dep_id, ws.runs_of(dep_id), plan.as_of, last_commit)
+
     def render(due: Due, filed_under: Quarter | None = None, elsewhere: str | None = None) -> str:
         dep = ws.registry.dependencies[due.dependency]
         suite = None
@@ -118,6 +125,7 @@ def build_runbooks(ws: Workspace, plan: Plan, *, quarter_given: bool = False) ->
             plan,
             due,
             suite,
+            health=_health(due.dependency),
             quarter_given=quarter_given,
             filed_under=filed_under,
             elsewhere=elsewhere,
