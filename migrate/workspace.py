@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate.cases.health import CaseDates, case_dates
+from migrate.cases.health import CaseDates, case_dates, file_dates
 from migrate.errors import MigrateError
 from migrate.evals.record import Decision, Verdict
 from migrate.evals.suite import count_cases, load_suite
@@ -66,12 +66,16 @@ def dependency_facts(
     def suite_dates(path: str) -> CaseDates | None:
         if path not in dates:
             change = git.last_change_of(registry.root / path) if git.available else None
+            last_commit = change.day if change else None
+            if Path(path).suffix in {".yaml", ".yml"}:  # promptfoo tests carry no provenance
+                dates[path] = file_dates(last_commit)
+                return dates[path]
             try:
                 cases = load_suite(registry.root / path, path).cases
             except MigrateError:  # `migrate check` names the problem
                 dates[path] = None
             else:
-                dates[path] = case_dates(cases, change.day if change else None)
+                dates[path] = case_dates(cases, last_commit)
         return dates[path]
 
     facts = {}

@@ -95,6 +95,14 @@ def case_dates(cases: Iterable[Case], last_commit: dt.date | None) -> CaseDates:
     return CaseDates(newest, source, len(imported), newest_import, undated)
 
 
+def file_dates(last_commit: dt.date | None, cases: int = 1) -> CaseDates:
+    """The dates of a suite whose format carries no provenance (a promptfoo YAML suite):
+    every case is as new as the file's last commit."""
+    if last_commit is None:
+        return CaseDates(None, None, 0, None, cases)
+    return CaseDates(last_commit, GIT, 0, None, 0)
+
+
 def is_stale(dates: CaseDates, on: dt.date, max_age_days: int) -> bool | None:
     """`schedule.due.suite_is_stale`; None when a case's date cannot be known (or the suite
     has none)."""
