@@ -5,6 +5,7 @@ repository)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -262,8 +263,8 @@ def example(root: Path, retires: str | None, replacement: str | None = "vendor/n
         lifecycle = f"{{replacement: {replacement}}}"
     write(root / "prompts" / "summary.md.j2", "[user]\nSummarize {{ text }}\n")
     # A case imported a month before the window: the suite is fresh whatever git says.
-    write(root / "evals" / "summary.jsonl",
-          '{"id": "one", "vars": {"text": "x"}, "provenance": {"imported": "2026-09-01"}}\n')  # fmt: skip
+    fresh = {"id": "one", "vars": {"text": "x"}, "provenance": {"imported": "2026-09-01"}}
+    write(root / "evals" / "summary.jsonl", json.dumps(fresh) + "\n")
     return write(
         root / "models.yaml",
         f"""

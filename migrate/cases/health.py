@@ -240,8 +240,7 @@ def suite_lines(health: SuiteHealth | None) -> dict[str, str] | None:
         if health.undated_cases:
             newest += f"; {plural(health.undated_cases, 'case')} cannot be dated"
         if health.max_age_days is not None:
-            newest += f"; limit {plural(health.max_age_days, 'day')}"
-            newest += ": stale" if health.stale else ""
+            newest += f"; the limit is {plural(health.max_age_days, 'day')}"
     production = (
         f"{health.newest_production_case} ({health.production_cases} of {health.cases} cases "
         "imported)"
