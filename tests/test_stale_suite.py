@@ -187,6 +187,11 @@ def test_plan_runbook_and_calendar_say_the_suite_is_stale(tmp_path: Path, cli: C
         "- Cases that never told two models apart: 2 of the 2 cases compared (100%), over 1 "
         "stored run\n"
     ) in runbook
+    assert (
+        "- [ ] Add recent cases to `evals/hand.jsonl` before the run: no case is younger than "
+        "365 days (`migrate cases import hand FILE` adds logged production requests, scrubbed)."
+        " <!-- step:refresh-suite -->\n"
+    ) in runbook
     traffic = (root / "runbooks" / "2026Q4").glob("traffic.md")
     assert list(traffic) == []  # not due
 
@@ -217,6 +222,13 @@ def test_status_json_shows_the_suites_age_against_its_limit(tmp_path: Path, cli:
     assert (traffic["production_cases"], traffic["newest_production_case"]) == (2, "2026-08-01")
     assert traffic["stale"] is False
     assert hand["never_told_apart"] is None and hand["runs_compared"] == 0
+    text = invoke(cli, "status", "--today", "2026-09-15", cwd=root)
+    assert text.exit_code == 0, text.stderr
+    assert text.stdout.splitlines()[-1] == (
+        "hand: no case of evals/hand.jsonl is younger than 365 days: the newest is from "
+        "2025-06-01, 471 days old (stale_suite)"
+    )
+    assert "traffic: no case" not in text.stdout
 
 
 # --- the report: the suite as of the run ------------------------------------------------------
