@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrate.cases.health import CaseDates, case_dates, file_dates
+from migrate.cases.health import CaseDates, case_dates, file_dates, read_cases
 from migrate.errors import MigrateError
 from migrate.evals.record import Decision, Verdict
-from migrate.evals.suite import count_cases, load_suite
+from migrate.evals.suite import Case, count_cases
 from migrate.history.git import GitFacts, read_git_facts
 from migrate.history.runs import RunRecord, read_runs, runs_by_dependency
 from migrate.registry.load import Registry, load_registry
@@ -25,6 +25,14 @@ class Workspace:
     git: GitFacts
     facts: dict[str, DependencyFacts]
     today: dt.date
+    # Suites read while dating their cases, by path: their cases, or why they cannot be read.
+    suites: dict[str, tuple[Case, ...] | str] = field(default_factory=dict)
+
+    def suite_cases(self, path: str) -> tuple[Case, ...] | str:
+        """`cases.health.read_cases` of the suite at `path`, read once per workspace."""
+        if path not in self.suites:
+            self.suites[path] = read_cases(self.root / path, path)
+        return self.suites[path]
 
     @property
     def root(self) -> Path:
@@ -47,13 +55,20 @@ def open_workspace(registry_path: Path, today: dt.date, *, with_git: bool = True
         git = read_git_facts(registry.root, prompt_paths + suite_paths, today)
     else:
         git = GitFacts(available=False)
-    facts = dependency_facts(registry, runs, git, today)
-    return Workspace(registry=registry, runs=runs, git=git, facts=facts, today=today)
+    suites: dict[str, tuple[Case, ...] | str] = {}
+    facts = dependency_facts(registry, runs, git, today, suites)
+    return Workspace(registry, runs, git, facts, today, suites)
 
 
 def dependency_facts(
-    registry: Registry, runs: list[RunRecord], git: GitFacts, today: dt.date
+    registry: Registry,
+    runs: list[RunRecord],
+    git: GitFacts,
+    today: dt.date,
+    suites: dict[str, tuple[Case, ...] | str] | None = None,
 ) -> dict[str, DependencyFacts]:
+    """What history says about each dependency; the suites it reads are kept in `suites`."""
+    suites = {} if suites is None else suites
     inactive_days = registry.settings.owner_inactive_days
     by_dependency = runs_by_dependency(runs)
 
@@ -70,12 +85,11 @@ def dependency_facts(
             if Path(path).suffix in {".yaml", ".yml"}:  # promptfoo tests carry no provenance
                 dates[path] = file_dates(last_commit)
                 return dates[path]
-            try:
-                cases = load_suite(registry.root / path, path).cases
-            except MigrateError:  # `migrate check` names the problem
-                dates[path] = None
-            else:
-                dates[path] = case_dates(cases, last_commit)
+            if path not in suites:
+                suites[path] = read_cases(registry.root / path, path)
+            cases = suites[path]
+            # An unreadable suite has no date here: `migrate check` names its problem.
+            dates[path] = None if isinstance(cases, str) else case_dates(cases, last_commit)
         return dates[path]
 
     facts = {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from migrate.console import plural
 from migrate.errors import MigrateError
@@ -180,27 +181,37 @@ def health_of(
     )
 
 
+def read_cases(path: Path, display: str) -> tuple[Case, ...] | str:
+    """A suite's cases, or the first line of why they cannot be read."""
+    try:
+        return load_suite(path, display).cases
+    except MigrateError as exc:
+        return exc.message.splitlines()[0]
+
+
 def suite_health(
     registry: Registry,
     dependency: str,
     runs: list[RunRecord],
     today: dt.date,
     last_commit: dt.date | None,
+    *,
+    cases: tuple[Case, ...] | str | None = None,
 ) -> SuiteHealth | None:
-    """The health of `dependency`'s suite; None when it has no eval suite."""
+    """The health of `dependency`'s suite; None when it has no eval suite. `cases`: its
+    `read_cases` when already read (many dependencies may share a suite)."""
     entry = registry.dependencies[dependency]
     if entry.eval is None:
         return None
     margin = entry.gates.pass_rate_drop
     max_age = registry.settings.suite_max_age_days
-    try:
-        cases = load_suite(registry.root / entry.eval.cases, entry.eval.cases).cases
-    except MigrateError as exc:
+    if cases is None:
+        cases = read_cases(registry.root / entry.eval.cases, entry.eval.cases)
+    if isinstance(cases, str):
         needed = cases_to_rule_out(margin) if margin > 0 else None
         return SuiteHealth(
             entry.eval.cases, None, margin, needed, 0, None, None, None, None, None, 0,
-            problem=exc.message.splitlines()[0], samples=entry.eval.samples,
-            max_age_days=max_age,
+            problem=cases, samples=entry.eval.samples, max_age_days=max_age,
         )  # fmt: skip
     return health_of(
         entry.eval.cases,

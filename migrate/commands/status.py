@@ -35,8 +35,10 @@ def _health(ws: Workspace, dependency: str, today: dt.date) -> SuiteHealth | Non
     """The suite's size against its margin's need, its age and what it tells apart."""
     entry = ws.registry.dependencies[dependency]
     change = ws.git.last_change_of(ws.root / entry.eval.cases) if entry.eval else None
+    cases = ws.suite_cases(entry.eval.cases) if entry.eval else None
+    last_commit = change.day if change else None
     return suite_health(
-        ws.registry, dependency, ws.runs_of(dependency), today, change.day if change else None
+        ws.registry, dependency, ws.runs_of(dependency), today, last_commit, cases=cases
     )
 
 

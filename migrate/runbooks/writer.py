@@ -109,9 +109,13 @@ def build_runbooks(ws: Workspace, plan: Plan, *, quarter_given: bool = False) ->
 
     def _health(dep_id: str) -> SuiteHealth | None:
         dep = ws.registry.dependencies[dep_id]
-        change = ws.git.last_change_of(ws.root / dep.eval.cases) if dep.eval else None
+        if dep.eval is None:
+            return None
+        cases = ws.suite_cases(dep.eval.cases)  # read once, however many dependencies share it
+        change = ws.git.last_change_of(ws.root / dep.eval.cases)
         last_commit = change.day if change else None
-        return suite_health(ws.registry, dep_id, ws.runs_of(dep_id), plan.as_of, last_commit)
+        runs = ws.runs_of(dep_id)
+        return suite_health(ws.registry, dep_id, runs, plan.as_of, last_commit, cases=cases)
 
     def render(due: Due, filed_under: Quarter | None = None, elsewhere: str | None = None) -> str:
         dep = ws.registry.dependencies[due.dependency]
