@@ -281,6 +281,7 @@ def write_inputs(run_dir: Path, inputs: RunInputs) -> None:
             line=case.line,
             checks=[check_json(s) for s in case.checks],
             messages=inputs.messages[case.id],
+            provenance=case.provenance,
         )
         for case in inputs.cases
     ]

@@ -149,6 +149,7 @@ class StoredCase(_Record):
     line: int | None = None
     checks: StoredChecks = Field(default_factory=list)  # the case's own checks
     messages: list[Message]
+    provenance: dict[str, Any] | None = None  # an imported case's source and import date
 
 
 def case_from_record(stored: StoredCase) -> Case:
@@ -158,6 +159,7 @@ def case_from_record(stored: StoredCase) -> Case:
         expected=stored.expected,
         checks=tuple(check_from_json(c) for c in stored.checks),
         line=stored.line,
+        provenance=stored.provenance,
     )
 
 

@@ -24,6 +24,7 @@ class Reason(StrEnum):
     STALE_BASELINE = "stale_baseline"  # no baseline, or older than baseline_max_age_days
     NO_ACTIVE_OWNER = "no_active_owner"  # nobody who owns it has committed lately
     REPLACEMENT_AVAILABLE = "replacement_available"  # the named replacement is unevaluated
+    STALE_SUITE = "stale_suite"  # no case of the suite is younger than suite_max_age_days
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class DependencyFacts:
     approved: bool = False  # an approved sign-off exists for a run on the current model
     owner_last_commit: Mapping[str, dt.date | None] | None = None  # None: no git history
     inactive_prompt_authors: tuple[str, ...] = ()  # non-owners who last changed a prompt
+    # The suite's newest case (provenance, else the file's last commit); None when there is
+    # no readable suite or a case's date cannot be known.
+    newest_case: dt.date | None = None
+    newest_case_from: str | None = None  # provenance | git
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ class Due:
 
 def baseline_is_stale(last_baseline: dt.date | None, on: dt.date, max_age_days: int) -> bool:
     return last_baseline is None or (on - last_baseline).days > max_age_days
+
+
+def suite_is_stale(newest_case: dt.date | None, on: dt.date, max_age_days: int) -> bool:
+    """True when the suite's newest case is known and none is younger than `max_age_days`."""
+    return newest_case is not None and (on - newest_case).days >= max_age_days
 
 
 def owners_inactive(
@@ -109,6 +119,9 @@ def assess(
         reasons.append(Reason.NO_ACTIVE_OWNER)
     if model.replacement and model.replacement not in facts.evaluated_models:
         reasons.append(Reason.REPLACEMENT_AVAILABLE)
+    # Like the baseline, the suite is judged as of the migration it will be run for.
+    if suite_is_stale(facts.newest_case, baselined_by, settings.suite_max_age_days):
+        reasons.append(Reason.STALE_SUITE)
     if not reasons:
         return None
     return Due(
