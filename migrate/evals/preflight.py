@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from migrate.evals.grading import EMBEDDING, GRADER_PARAMS
 from migrate.evals.inputs import JUDGED_CHECKS, target_of
 from migrate.evals.judge import judge_params
 from migrate.evals.record import Manifest
@@ -118,6 +119,10 @@ def model_uses(manifest: Manifest) -> list[ModelUse]:
     if manifest.judge:
         params = judge_params(manifest.model_params, manifest.judge.model)
         uses.append(ModelUse(manifest.judge, params, "judge"))
+    for name, target in manifest.graders.items():  # an embedding model is sent no params
+        params = {**GRADER_PARAMS, **manifest.model_params.get(target.model, {})}
+        embeds = name.startswith(EMBEDDING)
+        uses.append(ModelUse(target, {} if embeds else params, "grader"))
     return uses
 
 
