@@ -214,7 +214,9 @@ async def _call_everything(
     # promptfoo's graders: each round asks every conversation's next step
     for _ in range(MAX_STEPS):
         entries = load_entries(run_dir / JOURNAL_FILE)
-        grades = [g for g in grade_specs(inputs, entries) if g.model not in breaker.stopped]
+        # off the event loop: a grader may first run the assertion's JavaScript transform
+        planned = await asyncio.to_thread(grade_specs, inputs, entries)
+        grades = [g for g in planned if g.model not in breaker.stopped]
         if not grades:
             break
         totals: dict[str, int] = {}
