@@ -265,3 +265,22 @@ def test_embeddings_go_through_the_seam(server: ScriptedServer) -> None:
     # the server counts the words of the texts: 10 tokens at the registry's 0.5 USD a million
     assert good.prompt_tokens == 1 + 1 + 8 and good.cost == pytest.approx(10 * 0.5 / 1e6)
     assert refused.error == "BadRequest" and refused.attempts == 1
+
+
+def test_a_named_grader_without_its_key_is_found_before_any_call(
+    cli, tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    suite = (
+        "prompts: [prompt.md.j2]\ntests:\n  - vars: {case: c000}\n    assert:\n"
+        "      - {type: llm-rubric, value: polite, provider: openai:chat:grader}\n"
+    )  # a model the registry does not list: litellm's own key variable reaches it
+    server.behaviours.update(good=correct(), cand=correct(), judge=rubric_judge())
+    root = graded_workspace(tmp_path / "ws", server, suite, settings="")
+    deep = invoke(cli, "check", "--deep", "--today", "2026-11-26", cwd=root)
+    assert deep.exit_code == 1, deep.output
+    assert "openai/grader (grader): set the environment variable OPENAI_API_KEY" in deep.output
+    run = invoke(cli, "run", "dep", *TODAY, cwd=root)
+    assert run.exit_code == 2, run.output
+    assert "no call made" in run.output and "openai/grader (grader)" in run.output
+    assert server.total_calls() == 0

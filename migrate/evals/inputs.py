@@ -142,9 +142,7 @@ def _missing_graders(registry: Registry, graded: list[tuple[int, CheckSpec]]) ->
     return None
 
 
-def _grader_targets(
-    registry: Registry, checks_for: dict[str, list[CheckSpec]]
-) -> dict[str, Target]:
+def grader_targets(registry: Registry, checks_for: dict[str, list[CheckSpec]]) -> dict[str, Target]:
     """Every grader the suite's graded assertions name, and the embedding model when one
     relies on it; a named grader the registry knows keeps its key variable and prices."""
     targets: dict[str, Target] = {}
@@ -247,7 +245,7 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
     )
 
 
-def _judge_grades(checks_for: dict[str, list[CheckSpec]]) -> bool:
+def judge_grades(checks_for: dict[str, list[CheckSpec]]) -> bool:
     """True when a graded assertion's text grader is the registry's judge model."""
     return any(
         needs_judge(spec) and "text" in kinds_needed(spec) and grader_model(spec, "text") is None
@@ -287,8 +285,8 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
                 "checks but settings.judge_model is not set"
             )
         judge = target_of(registry, registry.settings.judge_model)
-    graders = _grader_targets(registry, inputs.checks_for)
-    if registry.settings.judge_model and _judge_grades(inputs.checks_for):
+    graders = grader_targets(registry, inputs.checks_for)
+    if registry.settings.judge_model and judge_grades(inputs.checks_for):
         judge = target_of(registry, registry.settings.judge_model)
     targets = [target_of(registry, m) for m in [dependency.model, *candidates]]
     for target in [*targets, *([judge] if judge else []), *graders.values()]:
