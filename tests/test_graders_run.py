@@ -284,3 +284,20 @@ def test_a_named_grader_without_its_key_is_found_before_any_call(
     assert run.exit_code == 2, run.output
     assert "no call made" in run.output and "openai/grader (grader)" in run.output
     assert server.total_calls() == 0
+
+
+def test_an_answer_its_graders_transform_cannot_read_is_an_error_and_asks_no_grader(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    suite = (
+        "prompts: [prompt.md.j2]\ntests:\n  - vars: {case: [c000, c001]}\n    assert:\n"
+        "      - {type: llm-rubric, value: polite, transform: 'JSON.parse(output).reply'}\n"
+    )
+    server.behaviours.update(good=correct(), cand=correct(), judge=rubric_judge())
+    root = graded_workspace(tmp_path / "ws", server, suite)
+    invoke(cli, "run", "dep", *TODAY, cwd=root)
+    (run_dir,) = run_dirs(root)
+    summary = summary_of(run_dir)
+    # "answer-c000" is not JSON: promptfoo errors the test; migrate keeps it apart as an error
+    assert summary["metrics"]["openai/good"]["errors_by_class"] == {"CheckError": 2}
+    assert server.calls["judge"] == 0

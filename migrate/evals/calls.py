@@ -132,7 +132,7 @@ def grade_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallS
                             params,
                             request,
                             embedding=step.messages is None,
-                        )  # fmt: skip
+                        )
                     )
     return specs
 

@@ -144,8 +144,8 @@ def _graded(
                 spec, check_index, model, case, sample, entry.record.text or "", prompt,
                 graders, entries,
             )  # fmt: skip
-        except TransformError:
-            return None  # scoring the checks reports the transform's failure
+        except TransformError:  # promptfoo makes the test an error; so does scoring
+            return "CheckError"
         verdict = conversation.verdict(spec, case, prompt)
         if verdict is None:
             return conversation.error or "NotGraded"
