@@ -24,8 +24,8 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",
-        "migrate.llm", "migrate.embeddings", "migrate.evals.rundir", "migrate.evals.case", "migrate.evals.prompt",
-        "migrate.evals.chat",
+        "migrate.llm", "migrate.evals.rundir", "migrate.evals.case", "migrate.evals.prompt",
+        "migrate.evals.chat", "migrate.embeddings",
         "migrate.runbooks.merge",
     ),
     (  # reading suites and scoring one output; the run record
