@@ -18,7 +18,14 @@ from pathlib import Path
 from migrate import __version__
 from migrate.errors import UsageError
 from migrate.evals import rundir
-from migrate.evals.calls import cache_from_runs, generation_specs, judge_specs, started_at
+from migrate.evals.calls import (
+    cache_from_runs,
+    generation_specs,
+    grade_specs,
+    judge_specs,
+    started_at,
+)
+from migrate.evals.grading import MAX_STEPS, Graders
 from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, write_inputs
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
 from migrate.evals.preflight import model_uses, preflight
@@ -204,6 +211,19 @@ async def _call_everything(
         already = sum(1 for k in entries if k[0] == "judge")
         progress.start("judge", {judge_model: len(judges) + already}, {judge_model: already})
         await _canary_first(judges, journal, seam, cache, progress, now, counts, breaker)
+    # promptfoo's graders: each round asks every conversation's next step
+    for _ in range(MAX_STEPS):
+        entries = load_entries(run_dir / JOURNAL_FILE)
+        # off the event loop: a grader may first run the assertion's JavaScript transform
+        planned = await asyncio.to_thread(grade_specs, inputs, entries)
+        grades = [g for g in planned if g.model not in breaker.stopped]
+        if not grades:
+            break
+        totals: dict[str, int] = {}
+        for spec in grades:
+            totals[spec.model] = totals.get(spec.model, 0) + 1
+        progress.start("grade", totals, {m: 0 for m in totals})
+        await _canary_first(grades, journal, seam, cache, progress, now, counts, breaker)
 
 
 async def _canary_first(
@@ -261,6 +281,7 @@ def evaluate_run(run_dir: Path, inputs: RunInputs, workspace_root: Path) -> Resu
         checks_for=inputs.checks_for,
         entries=load_entries(run_dir / JOURNAL_FILE),
         judge_model=manifest.judge.model if manifest.judge else None,
+        graders=Graders(manifest.judge, manifest.graders),
         gates=manifest.gates,
         max_error_rate=manifest.max_error_rate,
         previous_baseline=previous_baseline(run_dirs, run_dir, manifest.baseline.model),

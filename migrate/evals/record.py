@@ -102,6 +102,7 @@ class Manifest(_Record):
     baseline: Target
     candidates: list[Target]
     judge: Target | None = None
+    graders: dict[str, Target] = Field(default_factory=dict)  # promptfoo's, see grading.py
     params: dict[str, Any]
     # models.<id>.params, per model, merged over `params` for that model's calls
     model_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -130,8 +131,9 @@ class Manifest(_Record):
         data = self.model_dump(exclude=exclude)
         # Fields added after version 1 count only when set, so a version 1 run keeps its
         # identity (and is still served from the cache).
-        if not data["model_params"]:
-            del data["model_params"]
+        for added in ("model_params", "graders"):
+            if not data[added]:
+                del data[added]
         data["checks"] = [check_identity(c) for c in data["checks"]]
         for target in [data["baseline"], *data["candidates"], data["judge"]]:
             if target and not target["drop_params"]:
@@ -310,6 +312,7 @@ class Calls(_Record):
     cached: int = 0
     errors: int = 0
     made_this_time: int = 0
+    cost: float | None = None  # USD of the calls made, judges' and graders' too; see results
     # Requests refused with 429, by model: every model called, the judge included.
     rate_limited: dict[str, int] = Field(default_factory=dict)
 

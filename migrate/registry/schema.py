@@ -170,6 +170,7 @@ class Settings(Strict):
     owner_inactive_days: int = Field(default=120, ge=1, le=3650)
     suite_max_age_days: int = Field(default=365, ge=1, le=3650)
     judge_model: str | None = None
+    embedding_model: str | None = None  # for promptfoo's similar and answer-relevance
     signoff: SignoffSettings = SignoffSettings()
     run: RunSettings = RunSettings()
     scan_allow: list[str] = Field(
