@@ -279,7 +279,12 @@ class ModelSeam:
         return self.rng.uniform(0, ceiling)  # full jitter: retries of a burst spread out
 
     async def complete(
-        self, target: Target, messages: list[dict[str, str]], params: dict[str, Any]
+        self,
+        target: Target,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        call: str = "acompletion",  # or another of litellm's calls, e.g. aembedding
+        read: Callable[[Target, Any, float, int], CallRecord] | None = None,  # its response
     ) -> CallRecord:
         import asyncio
 
@@ -291,6 +296,8 @@ class ModelSeam:
             "timeout": self.timeout,
             "max_retries": 0,
         }
+        if call != "acompletion":
+            del kwargs["messages"]
         if target.api_base:
             kwargs["api_base"] = target.api_base
         if target.drop_params:
@@ -328,7 +335,7 @@ class ModelSeam:
                         self.calls_made += 1
                         # A server that accepts and never answers must not hang the run.
                         response = await asyncio.wait_for(
-                            litellm.acompletion(**kwargs), self.timeout + 5
+                            getattr(litellm, call)(**kwargs), self.timeout + 5
                         )
                     except Exception as exc:
                         failure = exc
@@ -355,7 +362,7 @@ class ModelSeam:
                 return CallRecord.failure(
                     error, redact(str(failure))[:500], latency, attempt, rate_limited=refused
                 )
-            record = self._record(target, response, latency, attempt)
+            record = (read or self._record)(target, response, latency, attempt)
             record.rate_limited = refused
             if record.error in RETRYABLE and attempt <= self.max_retries:
                 await self.sleep(self.backoff(attempt, None))

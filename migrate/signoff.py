@@ -204,7 +204,7 @@ def record_signoff(
     root = registry.root
     dependency = registry.dependencies.get(decision.dependency)
     if dependency is None:
-        raise UsageError(f"unknown dependency '{decision.dependency}'")
+        raise UsageError(registry.unknown_dependency(decision.dependency))
     if not EMAIL.fullmatch(decision.by):  # it becomes the commit's author and trailer
         raise UsageError(f"--by '{decision.by}' is not an email address")
     run_dir = latest_finished_run(root, decision.dependency, run_id)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from migrate.cases.health import CaseDates, case_dates, file_dates, read_cases
 from migrate.errors import MigrateError
 from migrate.evals.record import Decision, Verdict
-from migrate.evals.suite import count_cases
+from migrate.evals.suite import Case, count_cases
 from migrate.history.git import GitFacts, read_git_facts
 from migrate.history.runs import RunRecord, read_runs, runs_by_dependency
 from migrate.registry.load import Registry, load_registry
@@ -24,6 +25,14 @@ class Workspace:
     git: GitFacts
     facts: dict[str, DependencyFacts]
     today: dt.date
+    # Suites read while dating their cases, by path: their cases, or why they cannot be read.
+    suites: dict[str, tuple[Case, ...] | str] = field(default_factory=dict)
+
+    def suite_cases(self, path: str) -> tuple[Case, ...] | str:
+        """`cases.health.read_cases` of the suite at `path`, read once per workspace."""
+        if path not in self.suites:
+            self.suites[path] = read_cases(self.root / path, path)
+        return self.suites[path]
 
     @property
     def root(self) -> Path:
@@ -46,13 +55,20 @@ def open_workspace(registry_path: Path, today: dt.date, *, with_git: bool = True
         git = read_git_facts(registry.root, prompt_paths + suite_paths, today)
     else:
         git = GitFacts(available=False)
-    facts = dependency_facts(registry, runs, git, today)
-    return Workspace(registry=registry, runs=runs, git=git, facts=facts, today=today)
+    suites: dict[str, tuple[Case, ...] | str] = {}
+    facts = dependency_facts(registry, runs, git, today, suites)
+    return Workspace(registry, runs, git, facts, today, suites)
 
 
 def dependency_facts(
-    registry: Registry, runs: list[RunRecord], git: GitFacts, today: dt.date
+    registry: Registry,
+    runs: list[RunRecord],
+    git: GitFacts,
+    today: dt.date,
+    suites: dict[str, tuple[Case, ...] | str] | None = None,
 ) -> dict[str, DependencyFacts]:
+    """What history says about each dependency; the suites it reads are kept in `suites`."""
+    suites = {} if suites is None else suites
     inactive_days = registry.settings.owner_inactive_days
     by_dependency = runs_by_dependency(runs)
 
@@ -60,8 +76,26 @@ def dependency_facts(
         last = git.last_commit_of(email)
         return last is None or (today - last.day).days > inactive_days
 
+    dates: dict[str, CaseDates | None] = {}  # by suite path: a suite may serve many
+
+    def suite_dates(path: str) -> CaseDates | None:
+        if path not in dates:
+            change = git.last_change_of(registry.root / path) if git.available else None
+            last_commit = change.day if change else None
+            if Path(path).suffix in {".yaml", ".yml"}:  # promptfoo tests carry no provenance
+                dates[path] = file_dates(last_commit)
+                return dates[path]
+            if path not in suites:
+                suites[path] = read_cases(registry.root / path, path)
+            cases = suites[path]
+            # An unreadable suite has no date here: `migrate check` names its problem.
+            dates[path] = None if isinstance(cases, str) else case_dates(cases, last_commit)
+        return dates[path]
+
     facts = {}
     for dep_id, dep in registry.dependencies.items():
+        suite = suite_dates(dep.eval.cases) if dep.eval else None
+        dated = suite is not None and not suite.undated
         on_model = [
             r
             for r in by_dependency.get(dep_id, [])
@@ -87,6 +121,8 @@ def dependency_facts(
             ),
             owner_last_commit=owner_last_commit,
             inactive_prompt_authors=tuple(sorted(set(prompt_authors))),
+            newest_case=suite.newest if suite and dated else None,
+            newest_case_from=suite.source if suite and dated else None,
         )
     return facts
 

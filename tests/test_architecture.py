@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",
         "migrate.llm", "migrate.llm_batch", "migrate.evals.rundir", "migrate.evals.case",
-        "migrate.evals.prompt", "migrate.evals.chat",
+        "migrate.evals.prompt", "migrate.evals.chat", "migrate.embeddings",
         "migrate.runbooks.merge",
     ),
     (  # reading suites and scoring one output; the run record
@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
         "migrate.evals.preflight", "migrate.evals.pairwise", "migrate.evals.similarity",
-        "migrate.cases", "migrate.evals.batch",
+        "migrate.cases", "migrate.evals.grading", "migrate.evals.batch",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together

@@ -351,3 +351,17 @@ def test_judge_calls_go_out_as_a_second_batch_once_the_answers_are_in(
     phases = [e["phase"] for e in journal(run_dir) if e["kind"] == "batch_intent"]
     assert sorted(phases) == ["generate", "generate", "judge"]
     assert server.calls["judge"] == 20 and set(server.batch_lines.values()) == {1}
+
+
+def test_promptfoo_graded_assertions_are_refused_in_batch_mode(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_graders_run import graded_workspace
+
+    root = graded_workspace(tmp_path / "w", server)
+    result = run(cli, root, "--batch")
+    assert result.exit_code == 2, result.stdout
+    assert "dep: promptfoo's model-graded assertions are graded one conversation step" in (
+        result.stderr
+    )
+    assert run_dirs(root) == [] and not server.batches and server.total_calls() == 0

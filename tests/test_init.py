@@ -84,7 +84,7 @@ def test_init_then_check_calendar_and_plan_succeed(tmp_path: Path, cli: CliRunne
     check = invoke(cli, "check", cwd=workspace)
     assert check.exit_code == 0, check.stdout + check.stderr
     assert "0 errors, 1 warning" in check.stdout
-    assert check.stderr == f"models.yaml:57: warning: {shortfall}\n"
+    assert check.stderr == f"models.yaml:58: warning: {shortfall}\n"
     calendar = invoke(cli, "calendar", cwd=workspace)
     assert calendar.exit_code == 0, calendar.stderr
     assert re.fullmatch(  # four windows, four reviews and the example's retirement

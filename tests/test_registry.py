@@ -192,6 +192,13 @@ ERROR_CASES: list[tuple[str, Callable[[], str | bytes], int | None, str, str]] =
         "unknown model 'openai/gpt-5.4-nano'",
     ),
     (
+        "embedding-model-unknown",
+        lambda: replace(BASE, "  safety_margin_days: 30\n", "  embedding_model: openai/emb-9\n"),
+        4,
+        "settings.embedding_model",
+        "unknown model 'openai/emb-9'",
+    ),
+    (
         "missing-eval-file",
         lambda: replace(BASE, "evals/tickets.jsonl", "evals/tikets.jsonl"),
         23,

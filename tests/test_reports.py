@@ -165,6 +165,7 @@ def test_report_md_keeps_its_structure_after_hostile_output(hostile_run: Path) -
         "How different vendor/new feels",
         "Drift of vendor/old",
         "How much this suite can show",
+        "Suite (as of 2027-01-10)",
         "Reproducibility",
     ]
     tokens = markdown_tokens(text)

@@ -287,6 +287,15 @@ def test_zero_disagreement_on_80_cases_is_inconclusive_and_says_how_many_would_s
     )
 
 
+def test_one_case_is_spoken_of_in_the_singular() -> None:
+    comparison = run({BASE: same(1), CAND: same(1)}).comparisons[CAND]
+    # By hand: 1.96^2 / (1 + 1.96^2) = 79.3 pts.
+    assert comparison.explanation.startswith(
+        "The two models agreed on the one case, but 1 case cannot rule out a drop of up to "
+        "79.3 pts (95% confidence)"
+    )
+
+
 def tango_settles(better: int, worse: int, cases: int, margin: float) -> bool:
     interval = tango_interval(better, worse, cases)
     return interval.low > -margin or interval.high < -margin

@@ -455,6 +455,12 @@ def test_unknown_dependency_and_bad_suite_are_usage_errors(
     root = write_workspace(tmp_path / "ws", server.api_base, cases=3)
     result = invoke(cli, "run", "nope", "--no-progress", cwd=root)
     assert result.exit_code == 2 and "unknown dependency 'nope'" in result.stderr
+    result = invoke(cli, "run", "deps", "--no-progress", cwd=root)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "migrate: error: unknown dependency 'deps' (did you mean 'dep'?); the dependencies in "
+        "models.yaml are: dep\n"
+    )
     (root / "evals" / "suite.jsonl").write_text('{"id": "a", "vars": {}}\n{"id": "a"}\n')
     result = run(cli, root)
     assert result.exit_code == 2
@@ -531,3 +537,26 @@ def test_five_samples_sharpen_the_verdict_of_two_models_right_at_random(
             assert any(0 < v < 1 for v in outcomes["openai/cand"].values())
         widths[k] = high - low
     assert widths[5] / widths[1] <= 0.70, widths
+
+
+def test_an_urgent_dependency_runs_beside_its_runbook_in_the_current_quarter(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    # By hand: openai/good retires 2026-12-20; with the default 30-day safety margin the latest
+    # safe date is 2026-11-20, before today (2026-11-26), so no window fits: due now, and its
+    # runbook is filed under today's quarter, 2026Q4, not the next window's 2027Q1.
+    server.behaviours.update(good=correct(), cand=correct())
+    root = write_workspace(tmp_path / "ws", server.api_base, cases=10)
+    registry = root / "models.yaml"
+    registry.write_text(
+        registry.read_text().replace("  openai/good: {", "  openai/good: {retires: 2026-12-20, "),
+        encoding="utf-8",
+    )
+    planned = invoke(cli, "plan", "--json", "--today", TODAY, cwd=root)
+    assert json.loads(planned.stdout)["due"][0]["runbook"] == "runbooks/2026Q4/dep.md"
+    runbook = (root / "runbooks" / "2026Q4" / "dep.md").read_text(encoding="utf-8")
+    assert "writes the report under `runbooks/2026Q4/dep/runs/`" in runbook
+    run(cli, root)
+    assert [d.relative_to(root).parts[:3] for d in run_dirs(root)] == [
+        ("runbooks", "2026Q4", "dep")
+    ]

@@ -5,6 +5,7 @@ repository)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -261,7 +262,9 @@ def example(root: Path, retires: str | None, replacement: str | None = "vendor/n
     elif replacement:
         lifecycle = f"{{replacement: {replacement}}}"
     write(root / "prompts" / "summary.md.j2", "[user]\nSummarize {{ text }}\n")
-    write(root / "evals" / "summary.jsonl", '{"id": "one", "vars": {"text": "x"}}\n')
+    # A case imported a month before the window: the suite is fresh whatever git says.
+    fresh = {"id": "one", "vars": {"text": "x"}, "provenance": {"imported": "2026-09-01"}}
+    write(root / "evals" / "summary.jsonl", json.dumps(fresh) + "\n")
     return write(
         root / "models.yaml",
         f"""
@@ -421,6 +424,7 @@ def test_outside_a_git_repository_owner_activity_is_unknown(tmp_path: Path) -> N
 def test_reasons_are_reported_by_their_contract_names() -> None:
     assert [str(r) for r in Reason] == [
         "retiring", "overdue", "stale_baseline", "no_active_owner", "replacement_available",
+        "stale_suite",
     ]  # fmt: skip
 
 

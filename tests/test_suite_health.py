@@ -11,7 +11,7 @@ import pytest
 from conftest import commit_as, init_repo, invoke, write
 from typer.testing import CliRunner
 
-from migrate.cases.health import cases_needed
+from migrate.evals.power import cases_to_rule_out
 from tests.support.stored_run import store_run
 
 REGISTRY = """
@@ -81,6 +81,10 @@ def test_status_json_shows_each_suites_size_need_and_age(tmp_path: Path, cli: Cl
             "models agree on every case, so its pass_rate_drop of 5 points can never PASS: "
             "grow the suite to 73 cases"
         ),
+        "runs_compared": 1,  # the one stored run, which scored every case on three models
+        "undated_cases": 0,
+        "max_age_days": 365,  # the default limit
+        "stale": False,  # the newest case is 10 days old
     }
     assert suites["summarizer"]["smallest_drop_ruled_out"] == pytest.approx(0.5615, abs=5e-5)
     hand = suites["handwritten"]
@@ -97,6 +101,6 @@ def test_cases_needed_matches_the_zero_disagreement_bound() -> None:
     from migrate.evals.stats import tango_interval
 
     for margin in (0.02, 0.05, 0.1):
-        n = cases_needed(margin)
+        n = cases_to_rule_out(margin)
         assert tango_interval(0, 0, n).low > -margin
         assert tango_interval(0, 0, n - 1).low <= -margin

@@ -80,8 +80,7 @@ def import_cases(
     root = registry.root
     entry = registry.dependencies.get(dependency)
     if entry is None:
-        known = ", ".join(sorted(registry.dependencies)) or "none"
-        raise UsageError(f"unknown dependency '{dependency}' (the registry has: {known})")
+        raise UsageError(registry.unknown_dependency(dependency))
     if entry.eval is None:
         where = f"{registry.display_path()}:{registry.line_of('dependencies', dependency)}"
         raise UsageError(

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from migrate.cases.health import suite_health
+from migrate.cases.health import SuiteHealth, suite_health
 from migrate.console import plural, print_json, say, table
 from migrate.errors import ExitCode
 from migrate.schedule.findings import suite_reach_findings
@@ -31,14 +31,30 @@ def _window_cell(status: DependencyStatus) -> str:
     return f"{status.window_start:%b %d}-{status.window_end:%b %d %Y}"
 
 
-def _suite(ws: Workspace, dependency: str, today: dt.date) -> dict[str, Any] | None:
+def _health(ws: Workspace, dependency: str, today: dt.date) -> SuiteHealth | None:
     """The suite's size against its margin's need, its age and what it tells apart."""
     entry = ws.registry.dependencies[dependency]
     change = ws.git.last_change_of(ws.root / entry.eval.cases) if entry.eval else None
-    health = suite_health(
-        ws.registry, dependency, ws.runs_of(dependency), today, change.day if change else None
+    cases = ws.suite_cases(entry.eval.cases) if entry.eval else None
+    last_commit = change.day if change else None
+    return suite_health(
+        ws.registry, dependency, ws.runs_of(dependency), today, last_commit, cases=cases
     )
+
+
+def _suite(ws: Workspace, dependency: str, today: dt.date) -> dict[str, Any] | None:
+    health = _health(ws, dependency, today)
     return asdict(health) if health else None
+
+
+def _stale_line(dependency: str, health: SuiteHealth | None) -> str | None:
+    if health is None or not health.stale or health.newest_case is None:
+        return None
+    return (
+        f"{dependency}: no case of {health.path} is younger than "
+        f"{plural(health.max_age_days or 0, 'day')}: the newest is from {health.newest_case}, "
+        f"{plural(health.age_days or 0, 'day')} old (stale_suite)"
+    )
 
 
 def run(registry_path: Path, today: dt.date, as_json: bool) -> int:
@@ -80,4 +96,8 @@ def run(registry_path: Path, today: dt.date, as_json: bool) -> int:
     # A suite too small for its margin can only ever be INCONCLUSIVE: say so before a run.
     for finding in suite_reach_findings(ws.registry, suite_sizes(ws.registry)):
         say(f"{finding.dependency}: {finding.message}")
+    for s in statuses:
+        line = _stale_line(s.dependency, _health(ws, s.dependency, today))
+        if line:
+            say(line)
     return ExitCode.OK

@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from migrate.evals.grading import GRADE, GRADER_PARAMS, Graders, grade_extra, replay
 from migrate.evals.inputs import RunInputs
 from migrate.evals.journal import read_journal, request_hash
 from migrate.evals.judge import (
@@ -17,6 +18,8 @@ from migrate.evals.judge import (
     pairwise_extra,
     pairwise_messages,
 )
+from migrate.evals.promptfoo.assertions import TransformError, needs_judge
+from migrate.evals.promptfoo.seams import call_facts
 from migrate.evals.record import Entry, EntryKey, read_manifest, try_read
 from migrate.evals.rundir import JOURNAL_FILE
 from migrate.evals.runner import CallSpec
@@ -75,6 +78,61 @@ def judge_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallS
                     request = request_hash(judge.model, judge.api_base, messages, params, sample)
                     specs.append(
                         CallSpec("judge", judge, case.id, sample, extra, messages, params, request)
+                    )
+    return specs
+
+
+def grade_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallSpec]:
+    """The next step of every grading conversation whose answer is journaled and whose
+    verdict is not: one call per conversation (a conversation's steps depend on each other's
+    replies, so a run asks again once these are journaled)."""
+    manifest = inputs.manifest
+    graders = Graders(manifest.judge, manifest.graders)
+    specs = []
+    for case in inputs.cases:
+        checks = inputs.checks_for[case.id]
+        if not any(needs_judge(check) for check in checks):
+            continue
+        prompt = call_facts(inputs.messages[case.id], None, None).prompt
+        for target in [manifest.baseline, *manifest.candidates]:
+            for sample in range(manifest.samples):
+                generated = entries.get(("generate", target.model, case.id, sample, ""))
+                if generated is None or generated.record.error is not None:
+                    continue
+                for index, check in enumerate(checks):
+                    if not needs_judge(check):
+                        continue
+                    try:
+                        conversation = replay(
+                            check, index, target.model, case, sample,
+                            generated.record.text or "", prompt, graders, entries,
+                        )  # fmt: skip
+                    except TransformError:
+                        continue  # the answer cannot be graded: scoring says why
+                    step, grader = conversation.step, conversation.target
+                    if step is None or grader is None:
+                        continue
+                    extra = grade_extra(target.model, index, len(conversation.replies))
+                    own = manifest.model_params.get(grader.model, {})
+                    messages = step.messages or []
+                    params = (
+                        {**own, "input": list(step.embed)}
+                        if step.messages is None
+                        else {**GRADER_PARAMS, **own}
+                    )
+                    request = request_hash(grader.model, grader.api_base, messages, params, sample)
+                    specs.append(
+                        CallSpec(
+                            GRADE,
+                            grader,
+                            case.id,
+                            sample,
+                            extra,
+                            messages,
+                            params,
+                            request,
+                            embedding=step.messages is None,
+                        )
                     )
     return specs
 

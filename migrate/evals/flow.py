@@ -19,10 +19,18 @@ from migrate import __version__
 from migrate.errors import UsageError
 from migrate.evals import rundir
 from migrate.evals.batch import BatchPending, BatchPhase, has_open_batches
-from migrate.evals.calls import cache_from_runs, generation_specs, judge_specs, started_at
+from migrate.evals.calls import (
+    cache_from_runs,
+    generation_specs,
+    grade_specs,
+    judge_specs,
+    started_at,
+)
+from migrate.evals.grading import MAX_STEPS, Graders
 from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, write_inputs
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
 from migrate.evals.preflight import model_uses, preflight
+from migrate.evals.promptfoo.assertions import needs_judge
 from migrate.evals.record import (
     Summary,
     Verdict,
@@ -160,6 +168,11 @@ def _batch_preflight(inputs: RunInputs) -> None:
     """Every model of a batch run has a batch API here (UsageError otherwise), no call made."""
     for target in _targets(inputs):
         provider_of(target)
+    if any(needs_judge(check) for checks in inputs.checks_for.values() for check in checks):
+        raise UsageError(
+            f"{inputs.manifest.dependency}: promptfoo's model-graded assertions are graded one "
+            "conversation step at a time, which batch mode does not do; run it without --batch"
+        )
 
 
 def _resumable(root: Path, existing: list[Path], options: RunOptions) -> Path:
@@ -240,6 +253,19 @@ async def _call_everything(
         already = sum(1 for k in entries if k[0] == "judge")
         progress.start("judge", {judge_model: len(judges) + already}, {judge_model: already})
         await _canary_first(judges, journal, seam, cache, progress, now, counts, breaker)
+    # promptfoo's graders: each round asks every conversation's next step
+    for _ in range(MAX_STEPS):
+        entries = load_entries(run_dir / JOURNAL_FILE)
+        # off the event loop: a grader may first run the assertion's JavaScript transform
+        planned = await asyncio.to_thread(grade_specs, inputs, entries)
+        grades = [g for g in planned if g.model not in breaker.stopped]
+        if not grades:
+            break
+        totals: dict[str, int] = {}
+        for spec in grades:
+            totals[spec.model] = totals.get(spec.model, 0) + 1
+        progress.start("grade", totals, {m: 0 for m in totals})
+        await _canary_first(grades, journal, seam, cache, progress, now, counts, breaker)
 
 
 async def _canary_first(
@@ -297,6 +323,7 @@ def evaluate_run(run_dir: Path, inputs: RunInputs, workspace_root: Path) -> Resu
         checks_for=inputs.checks_for,
         entries=load_entries(run_dir / JOURNAL_FILE),
         judge_model=manifest.judge.model if manifest.judge else None,
+        graders=Graders(manifest.judge, manifest.graders),
         gates=manifest.gates,
         max_error_rate=manifest.max_error_rate,
         previous_baseline=previous_baseline(run_dirs, run_dir, manifest.baseline.model),

@@ -16,8 +16,10 @@ from pathlib import Path
 from migrate.errors import InputError, Problem, UsageError
 from migrate.evals.case import Case, CheckSpec, check_from_json, check_identity, check_json
 from migrate.evals.checks import render_value
+from migrate.evals.grading import EMBEDDING, grader_key, kinds_needed
 from migrate.evals.prompt import PromptTemplate
-from migrate.evals.promptfoo.seams import graders_needed, prompt_messages
+from migrate.evals.promptfoo.assertions import needs_judge
+from migrate.evals.promptfoo.seams import grader_model, graders_needed, prompt_messages
 from migrate.evals.record import (
     Manifest,
     PromptRef,
@@ -34,6 +36,7 @@ from migrate.files import relative_to
 from migrate.llm import Target
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency
+from migrate.schedule.due import is_urgent
 from migrate.schedule.quarters import Quarter, migration_window, next_window
 from migrate.secrets import redact, register_secret_env
 
@@ -95,8 +98,11 @@ class RunInputs:
         return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def run_quarter(today: dt.date, registry: Registry) -> Quarter:
-    """The quarter a run is filed under: the window open today, else the next window."""
+def run_quarter(today: dt.date, registry: Registry, dependency: str) -> Quarter:
+    """The quarter a run is filed under, beside its runbook: today's quarter for an urgent
+    dependency (due now), else the window open today, else the next window."""
+    if is_urgent(registry, registry.dependencies[dependency].model, today):
+        return Quarter.containing(today)
     current = migration_window(Quarter.containing(today), registry.settings.window)
     if current.start <= today <= current.end:
         return current.quarter
@@ -119,6 +125,48 @@ def target_of(registry: Registry, model: str) -> Target:
 def _stored(target: Target) -> Target:
     """A target as a run records it: a key that slipped into a URL never reaches a file."""
     return dataclasses.replace(target, api_base=redact(target.api_base or "") or None)
+
+
+def _missing_graders(registry: Registry, graded: list[tuple[int, CheckSpec]]) -> str | None:
+    """What a case's graded assertions need that neither their `provider` nor the registry
+    names: a judge model for text, an embedding model for `similar` and answer-relevance."""
+    settings = registry.settings
+    for _, spec in graded:
+        for kind in kinds_needed(spec):
+            try:
+                named = grader_model(spec, kind)
+            except ValueError as exc:
+                return str(exc)
+            key = "judge_model" if kind == "text" else "embedding_model"
+            if named is None and getattr(settings, key) is None:
+                return (
+                    f"{spec.type.removeprefix('promptfoo:')} needs a{'n' * (kind != 'text')} "
+                    f"{kind} grader: give the assertion a `provider`, or set settings.{key} "
+                    f"in {registry.display_path()}"
+                )
+    return None
+
+
+def grader_targets(registry: Registry, checks_for: dict[str, list[CheckSpec]]) -> dict[str, Target]:
+    """Every grader the suite's graded assertions name, and the embedding model when one
+    relies on it; a named grader the registry knows keeps its key variable and prices."""
+    targets: dict[str, Target] = {}
+    for specs in checks_for.values():
+        for spec in specs:
+            if not needs_judge(spec):
+                continue
+            for kind in kinds_needed(spec):
+                named = grader_model(spec, kind)
+                if named is None:
+                    if kind == "embedding" and registry.settings.embedding_model:
+                        targets[EMBEDDING] = target_of(registry, registry.settings.embedding_model)
+                    continue
+                known = named.model in registry.models
+                base = target_of(registry, named.model) if known else Target(named.model)
+                targets[grader_key(named, kind)] = dataclasses.replace(
+                    base, api_base=named.api_base or base.api_base
+                )
+    return targets
 
 
 def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) -> SuiteInputs:
@@ -158,14 +206,11 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
         variables = case.vars
         if "expected" not in variables:
             variables = {**variables, "expected": case.expected}
-        graded = graders_needed(case)
-        if graded:  # scoring them needs grader calls a run does not make yet: refuse, not misread
-            kinds = sorted({spec.type.removeprefix("promptfoo:") for _, spec in graded})
-            message = (
-                f"case '{case.id}': {', '.join(kinds)} needs a grader model, which `migrate "
-                "run` does not call yet; grade with an llm_judge check in the registry instead"
+        missing = _missing_graders(registry, graders_needed(case))
+        if missing:
+            problems.append(
+                Problem(suite_display, case.line, "assert", f"case '{case.id}': {missing}")
             )
-            problems.append(Problem(suite_display, case.line, "assert", message))
             continue
         if case.messages is None and not prompts:
             message = f"case '{case.id}' has no messages and the dependency has no prompt"
@@ -205,12 +250,20 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
     )
 
 
+def judge_grades(checks_for: dict[str, list[CheckSpec]]) -> bool:
+    """True when a graded assertion's text grader is the registry's judge model."""
+    return any(
+        needs_judge(spec) and "text" in kinds_needed(spec) and grader_model(spec, "text") is None
+        for specs in checks_for.values()
+        for spec in specs
+    )
+
+
 def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInputs:
     """Validate everything a run needs before the first call; errors name file and line."""
     dependency = registry.dependencies.get(options.dependency)
     if dependency is None:
-        known = ", ".join(sorted(registry.dependencies)) or "none"
-        raise UsageError(f"unknown dependency '{options.dependency}' (the registry has: {known})")
+        raise UsageError(registry.unknown_dependency(options.dependency))
     where = f"{registry.display_path()}:{registry.line_of('dependencies', options.dependency)}"
     if dependency.eval is None:
         raise UsageError(
@@ -236,20 +289,25 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
                 "checks but settings.judge_model is not set"
             )
         judge = target_of(registry, registry.settings.judge_model)
+    graders = grader_targets(registry, inputs.checks_for)
+    if registry.settings.judge_model and judge_grades(inputs.checks_for):
+        judge = target_of(registry, registry.settings.judge_model)
     targets = [target_of(registry, m) for m in [dependency.model, *candidates]]
-    for target in [*targets, *([judge] if judge else [])]:
+    for target in [*targets, *([judge] if judge else []), *graders.values()]:
         if target.api_key_env:
             register_secret_env(target.api_key_env)
     manifest = Manifest(
         dependency=options.dependency,
-        quarter=str(run_quarter(today, registry)),
+        quarter=str(run_quarter(today, registry, options.dependency)),
         baseline=_stored(targets[0]),
         candidates=[_stored(t) for t in targets[1:]],
         judge=_stored(judge) if judge else None,
+        graders={name: _stored(t) for name, t in graders.items()},
         params=dependency.params,
         model_params={
             t.model: registry.model(t.model).params
-            for t in [*targets, *([judge] if judge else [])]
+            for t in [*targets, *([judge] if judge else []), *graders.values()]
+            if t.model in registry.models
             if registry.model(t.model).params
         },
         samples=options.samples or dependency.eval.samples,
@@ -279,6 +337,7 @@ def write_inputs(run_dir: Path, inputs: RunInputs) -> None:
             line=case.line,
             checks=[check_json(s) for s in case.checks],
             messages=inputs.messages[case.id],
+            provenance=case.provenance,
         )
         for case in inputs.cases
     ]

@@ -67,7 +67,6 @@ def model_metrics(rows: list[CaseResult], samples: int) -> ModelMetrics:
         output_chars_median=(median(len(e.record.text or "") for e in done) if done else None),
         latency_p50=quantile(latencies, 0.5),
         latency_p95=quantile(latencies, 0.95),
-        latency_unmeasured=len(done) - len(latencies),
         cost_total=cost_total,
         cost_per_case=(
             cost_total / cases_with_output if cost_total is not None and cases_with_output else None

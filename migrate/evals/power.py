@@ -235,18 +235,22 @@ def _binomial(m: int, q: float) -> tuple[int, list[float]]:
     spread = SPREAD_SDS * math.sqrt(m * q * (1 - q)) + 12
     first, last = max(0, math.floor(m * q - spread)), min(m, math.ceil(m * q + spread))
     # The first probability from the log-gamma function, the rest by the ratio of neighbours.
-    log_first = (
-        math.lgamma(m + 1)
-        - math.lgamma(first + 1)
-        - math.lgamma(m - first + 1)
-        + first * math.log(q)
-        + (m - first) * math.log1p(-q)
-    )
     odds = q / (1 - q)
-    probabilities = [math.exp(log_first)]
+    probabilities = [math.exp(_log_pmf(m, first, q))]
     for k in range(first, last):
         probabilities.append(probabilities[-1] * (m - k) / (k + 1) * odds)
     return first, probabilities
+
+
+def _log_pmf(m: int, k: int, q: float) -> float:
+    """log P(Binomial(m, q) = k), for 0 < q < 1."""
+    return (
+        math.lgamma(m + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(m - k + 1)
+        + k * math.log(q)
+        + (m - k) * math.log1p(-q)
+    )
 
 
 def _threshold(settles: Callable[[int], bool], low: int, high: int) -> int:
@@ -300,13 +304,7 @@ def _sample_binomial(rng: random.Random, m: int, q: float) -> int:
     if q >= 1:
         return m
     mode = min(m, math.floor((m + 1) * q))
-    log_pmf = (
-        math.lgamma(m + 1)
-        - math.lgamma(mode + 1)
-        - math.lgamma(m - mode + 1)
-        + mode * math.log(q)
-        + (m - mode) * math.log1p(-q)
-    )
+    log_pmf = _log_pmf(m, mode, q)
     u = rng.random() - math.exp(log_pmf)
     down = up = mode
     p_down = p_up = math.exp(log_pmf)

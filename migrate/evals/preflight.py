@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from migrate.evals.inputs import JUDGED_CHECKS, target_of
+from migrate.errors import InputError
+from migrate.evals.grading import EMBEDDING, GRADER_PARAMS
+from migrate.evals.inputs import (
+    JUDGED_CHECKS,
+    grader_targets,
+    judge_grades,
+    suite_inputs,
+    target_of,
+)
 from migrate.evals.judge import judge_params
 from migrate.evals.record import Manifest
 from migrate.llm import Target, litellm_module
@@ -118,6 +126,10 @@ def model_uses(manifest: Manifest) -> list[ModelUse]:
     if manifest.judge:
         params = judge_params(manifest.model_params, manifest.judge.model)
         uses.append(ModelUse(manifest.judge, params, "judge"))
+    for name, target in manifest.graders.items():  # an embedding model is sent no params
+        params = {**GRADER_PARAMS, **manifest.model_params.get(target.model, {})}
+        embeds = name.startswith(EMBEDDING)
+        uses.append(ModelUse(target, {} if embeds else params, "grader"))
     return uses
 
 
@@ -137,4 +149,17 @@ def dependency_uses(registry: Registry, dependency_id: str) -> list[ModelUse]:
     if judged and judge is not None and judge in registry.models:
         params = judge_params({judge: registry.model(judge).params}, judge)
         uses.append(ModelUse(target_of(registry, judge), params, "judge"))
+    if dependency.eval is None:
+        return uses
+    try:
+        checks_for = suite_inputs(registry, dependency, None).checks_for
+    except InputError:
+        return uses  # `migrate check` reports what is wrong with the suite itself
+    if judge is not None and judge in registry.models and judge_grades(checks_for):
+        own = registry.model(judge).params
+        uses.append(ModelUse(target_of(registry, judge), {**GRADER_PARAMS, **own}, "grader"))
+    for name, target in grader_targets(registry, checks_for).items():
+        own = registry.model(target.model).params if target.model in registry.models else {}
+        params = {} if name.startswith(EMBEDDING) else {**GRADER_PARAMS, **own}
+        uses.append(ModelUse(target, params, "grader"))
     return uses

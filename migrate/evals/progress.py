@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from migrate.console import plural
+
 
 class NoProgress:
     def start(self, phase: str, totals: dict[str, int], done: dict[str, int]) -> None:
@@ -37,7 +39,7 @@ class LineProgress:
         self.started = self.last = time.monotonic()
         already = sum(done.values())
         if already:
-            self.stream.write(f"{phase}: {already} calls already in the journal\n")
+            self.stream.write(f"{phase}: {plural(already, 'call')} already in the journal\n")
 
     def advance(self, model: str, *, error: bool) -> None:
         self.done[model] = self.done.get(model, 0) + 1

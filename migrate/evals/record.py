@@ -102,6 +102,7 @@ class Manifest(_Record):
     baseline: Target
     candidates: list[Target]
     judge: Target | None = None
+    graders: dict[str, Target] = Field(default_factory=dict)  # promptfoo's, see grading.py
     params: dict[str, Any]
     # models.<id>.params, per model, merged over `params` for that model's calls
     model_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -130,8 +131,9 @@ class Manifest(_Record):
         data = self.model_dump(exclude=exclude)
         # Fields added after version 1 count only when set, so a version 1 run keeps its
         # identity (and is still served from the cache).
-        if not data["model_params"]:
-            del data["model_params"]
+        for added in ("model_params", "graders"):
+            if not data[added]:
+                del data[added]
         data["checks"] = [check_identity(c) for c in data["checks"]]
         for target in [data["baseline"], *data["candidates"], data["judge"]]:
             if target and not target["drop_params"]:
@@ -149,6 +151,7 @@ class StoredCase(_Record):
     line: int | None = None
     checks: StoredChecks = Field(default_factory=list)  # the case's own checks
     messages: list[Message]
+    provenance: dict[str, Any] | None = None  # an imported case's source and import date
 
 
 def case_from_record(stored: StoredCase) -> Case:
@@ -158,6 +161,7 @@ def case_from_record(stored: StoredCase) -> Case:
         expected=stored.expected,
         checks=tuple(check_from_json(c) for c in stored.checks),
         line=stored.line,
+        provenance=stored.provenance,
     )
 
 
@@ -240,7 +244,6 @@ class ModelMetrics(_Record):
     output_chars_median: float | None
     latency_p50: float | None
     latency_p95: float | None
-    latency_unmeasured: int = 0  # answers from a batch API: no latency is measured
     cost_total: float | None
     cost_per_case: float | None
     cost_known: bool
@@ -309,6 +312,7 @@ class Calls(_Record):
     cached: int = 0
     errors: int = 0
     made_this_time: int = 0
+    cost: float | None = None  # USD of the calls made, judges' and graders' too; see results
     # Requests refused with 429, by model: every model called, the judge included.
     rate_limited: dict[str, int] = Field(default_factory=dict)
 

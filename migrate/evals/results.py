@@ -10,7 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrate.console import plural
 from migrate.evals.case import Case, CheckSpec
+from migrate.evals.grading import Graders
 from migrate.evals.metrics import model_metrics
 from migrate.evals.pairwise import Preference, preference
 from migrate.evals.record import (
@@ -99,11 +101,20 @@ def evaluate(
     previous_baseline: tuple[str, dict[str, float | None]] | None = None,
     messages: dict[str, list[dict[str, str]]] | None = None,
     params: dict[str, dict[str, Any]] | None = None,  # by model: what its calls were sent
+    graders: Graders | None = None,  # promptfoo's graders (see grading.py)
 ) -> Results:
     models = [baseline, *candidates]
     by_model = {
         m: score_model(
-            m, cases, samples, checks_for, entries, judge_model, messages, (params or {}).get(m)
+            m,
+            cases,
+            samples,
+            checks_for,
+            entries,
+            judge_model,
+            messages,
+            (params or {}).get(m),
+            graders,
         )
         for m in models
     }
@@ -168,7 +179,7 @@ def evaluate(
             comparison.settlement = None
             comparison.explanation = (
                 "Too many calls failed to judge this candidate; the comparison below covers "
-                f"only the {comparison.paired_cases} cases scored on both models."
+                f"only the {plural(comparison.paired_cases, 'case')} scored on both models."
             )
     elif not comparisons:
         verdict = Verdict.BASELINE
@@ -245,7 +256,18 @@ def summarize(
             cached=sum(1 for e in journal if e.cached),
             errors=sum(1 for e in journal if e.record.error is not None),
             made_this_time=made_this_time,
+            cost=run_cost(journal),
             rate_limited=dict(sorted(refused.items())),
         ),
         reproducibility=manifest.reproducibility,
     )
+
+
+def run_cost(journal: list[Entry]) -> float | None:
+    """USD of the calls this run made (not those served from the cache): generations,
+    judges and promptfoo's graders. The models' own cost per case counts only their
+    generations. None when a call's price is unknown."""
+    costs = [e.record.cost for e in journal if not e.cached and e.record.error is None]
+    if any(c is None for c in costs):
+        return None
+    return sum(c for c in costs if c is not None)

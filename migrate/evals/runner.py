@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from migrate.embeddings import embed
 from migrate.evals.journal import JournalWriter
 from migrate.evals.record import Entry
 from migrate.llm import CONFIGURATION_ERRORS, RETRYABLE, CallRecord, ModelSeam, Target
@@ -19,7 +20,7 @@ STOPPING = RETRYABLE | CONFIGURATION_ERRORS  # failures that say every call will
 class CallSpec:
     """One request of the run: what to send and where its result is filed."""
 
-    kind: str  # generate | judge
+    kind: str  # generate | judge | grade
     target: Target
     case: str
     sample: int
@@ -27,6 +28,7 @@ class CallSpec:
     messages: list[dict[str, str]]
     params: dict[str, Any]
     request: str  # journal.request_hash of the above
+    embedding: bool = False  # an embedding request: params["input"] holds the texts
 
     @property
     def model(self) -> str:
@@ -125,7 +127,11 @@ async def execute(
                 counts.not_attempted[spec.model] = counts.not_attempted.get(spec.model, 0) + 1
                 progress.advance(spec.model, error=True)
                 continue
-            record = await seam.complete(spec.target, spec.messages, spec.params)
+            record = await (
+                embed(seam, spec.target, spec.params["input"])
+                if spec.embedding
+                else seam.complete(spec.target, spec.messages, spec.params)
+            )
             breaker.observe(spec.model, record)
             entry = spec.entry(record, now())
             journal.append(entry)

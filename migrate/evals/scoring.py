@@ -11,7 +11,9 @@ from typing import Any
 
 from migrate.evals.case import Case, CheckSpec
 from migrate.evals.checks import JudgeVerdict, Score, judge_key, score
+from migrate.evals.grading import Graders, replay
 from migrate.evals.judge import judge_extra, parse_judge
+from migrate.evals.promptfoo.assertions import TransformError, needs_judge
 from migrate.evals.promptfoo.seams import call_facts
 from migrate.evals.record import Entry, EntryKey
 
@@ -68,6 +70,7 @@ def score_model(
     judge_model: str | None,
     messages: dict[str, list[dict[str, str]]] | None = None,
     params: dict[str, Any] | None = None,
+    graders: Graders | None = None,
 ) -> list[CaseResult]:
     results = []
     for case in cases:
@@ -98,15 +101,19 @@ def score_model(
                     )
                     break
                 judges[judge_key(check_index)] = verdict
-            if judge_error:
-                rows.append(Sample(index, entry, None, judge_error))
-                continue
             facts = call_facts(
                 (messages or {}).get(case.id, []),
                 entry.record.latency,
                 entry.record.cost,
                 params,
             )
+            if judge_error is None and graders is not None:
+                judge_error = _graded(
+                    model, case, checks, index, entry, facts.prompt, graders, entries, judges
+                )
+            if judge_error:
+                rows.append(Sample(index, entry, None, judge_error))
+                continue
             scored = score(entry.record.text or "", case, checks, judges, facts)
             if scored.error is not None:  # the checks could not run: not the model's failure
                 rows.append(Sample(index, entry, None, "CheckError"))
@@ -114,3 +121,33 @@ def score_model(
             rows.append(Sample(index, entry, scored))
         results.append(CaseResult(case, rows))
     return results
+
+
+def _graded(
+    model: str,
+    case: Case,
+    checks: list[CheckSpec],
+    sample: int,
+    entry: Entry,
+    prompt: str,
+    graders: Graders,
+    entries: dict[EntryKey, Entry],
+    judges: dict[str, JudgeVerdict],
+) -> str | None:
+    """The verdicts of the case's promptfoo graders on this answer, into `judges`; the
+    error when one has none (a grader call failed, or the run stopped before it)."""
+    for check_index, spec in enumerate(checks):
+        if not needs_judge(spec):
+            continue
+        try:
+            conversation = replay(
+                spec, check_index, model, case, sample, entry.record.text or "", prompt,
+                graders, entries,
+            )  # fmt: skip
+        except TransformError:  # promptfoo makes the test an error; so does scoring
+            return "CheckError"
+        verdict = conversation.verdict(spec, case, prompt)
+        if verdict is None:
+            return conversation.error or "NotGraded"
+        judges[judge_key(check_index)] = verdict
+    return None

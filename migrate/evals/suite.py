@@ -8,8 +8,10 @@ came from. Loading validates everything up front, naming file, line and field.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from migrate.registry.schema import Check
 from migrate.yamlsource import format_key_path, read_text_limited
 
 MAX_CASES = 200_000
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 __all__ = ["CASE_ID", "Case", "CheckSpec", "Suite", "count_cases", "load_suite"]
 
@@ -97,6 +100,20 @@ def _check_specs(raw: Any, display: str, line: int | None, where: str) -> tuple[
     return tuple(specs)
 
 
+def _iso_date(value: Any) -> bool:
+    """True for a missing `imported` or a YYYY-MM-DD date."""
+    if value is None:
+        return True
+    try:
+        return (
+            isinstance(value, str)
+            and bool(_DATE.fullmatch(value))
+            and bool(dt.date.fromisoformat(value))
+        )
+    except ValueError:
+        return False
+
+
 def _jsonl_cases(text: str, display: str) -> list[Case]:
     cases: list[Case] = []
     # Lines end at "\n" only: str.splitlines() would also split inside a JSON string holding
@@ -143,6 +160,11 @@ def _jsonl_cases(text: str, display: str) -> list[Case]:
         provenance = data.get("provenance")
         if provenance is not None and not isinstance(provenance, dict):
             raise InputError([Problem(display, number, "provenance", "expected an object")])
+        if provenance is not None and not _iso_date(provenance.get("imported")):
+            # the suite's age is read from it: a date in another shape would be misread
+            raise InputError(
+                [Problem(display, number, "provenance.imported", "expected a date YYYY-MM-DD")]
+            )
         cases.append(
             Case(
                 id=str(case_id),

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
+from migrate.console import plural
 from migrate.evals.pairwise import (
     Preference,
     explain_preference,
@@ -388,7 +389,7 @@ def _explain(comparison: Comparison, samples: int, any_difference: bool) -> str:
         return f"The data shows the candidate is worse than the gates allow ({details})."
     if comparison.verdict is Verdict.PASS:
         return (
-            f"Over {n} cases the candidate's pass rate is at worst "
+            f"Over {plural(n, 'case')} the candidate's pass rate is at worst "
             f"{_pct(interval.low)} against the baseline ({confidence}), inside the "
             f"-{margin * 100:.1f} pts margin, and every other gate holds."
         )
@@ -396,7 +397,8 @@ def _explain(comparison: Comparison, samples: int, any_difference: bool) -> str:
     if "pass_rate_drop" in unclear:
         if not any_difference:
             parts.append(
-                f"The two models agreed on all {n} cases, but {n} cases cannot rule out a "
+                f"The two models agreed on {'the one case' if n == 1 else f'all {n} cases'}, but "
+                f"{plural(n, 'case')} cannot rule out a "
                 f"drop of up to {-interval.low * 100:.1f} pts ({confidence}), more than the "
                 f"{margin * 100:.1f} pts margin, however many samples each case has."
             )

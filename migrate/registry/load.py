@@ -140,6 +140,11 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
     judge = content.settings.judge_model
     if judge is not None and judge not in content.models:
         problem(("settings", "judge_model"), f"unknown model '{judge}' (add it under 'models')")
+    embedding = content.settings.embedding_model
+    if embedding is not None and embedding not in content.models:
+        problem(
+            ("settings", "embedding_model"), f"unknown model '{embedding}' (add it under 'models')"
+        )
     if problems:
         raise InputError(problems)
     return Registry(path=path, content=content, located=located)

@@ -173,7 +173,9 @@ class Settings(Strict):
     safety_margin_days: int = Field(default=30, ge=0, le=365)
     baseline_max_age_days: int = Field(default=90, ge=1, le=3650)
     owner_inactive_days: int = Field(default=120, ge=1, le=3650)
+    suite_max_age_days: int = Field(default=365, ge=1, le=3650)
     judge_model: str | None = None
+    embedding_model: str | None = None  # for promptfoo's similar and answer-relevance
     signoff: SignoffSettings = SignoffSettings()
     run: RunSettings = RunSettings()
     scan_allow: list[str] = Field(

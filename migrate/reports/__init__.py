@@ -4,14 +4,17 @@ charts), junit.xml for CI dashboards. All are derived from the results; nothing 
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from pathlib import Path
 from typing import Any
 
+from migrate.cases.health import SuiteHealth, health_of, suite_lines
+from migrate.evals import rundir
 from migrate.evals.inputs import RunInputs
 from migrate.evals.power import smallest_drop_ruled_out, suite_reach
-from migrate.evals.record import Summary
+from migrate.evals.record import Summary, read_summary, try_read
 from migrate.evals.results import Results
 from migrate.evals.stats import level_text
 from migrate.evals.verdict import Comparison
@@ -162,7 +165,49 @@ def difference_line(comparison: Comparison) -> str:
     )
 
 
-def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dict[str, Any]:
+def run_day(inputs: RunInputs, summary: Summary) -> dt.date | None:
+    """The day the run started (its facts are as of then)."""
+    for stamp in (inputs.manifest.started_at, summary.started_at, summary.finished_at):
+        try:
+            return dt.date.fromisoformat(stamp[:10])
+        except ValueError:
+            continue
+    return None
+
+
+def suite_health_at_run(
+    run_dir: Path, inputs: RunInputs, summary: Summary, workspace_root: Path
+) -> SuiteHealth | None:
+    """The suite's health as of the run: its cases, the suite file's last commit recorded
+    when it started, and the dependency's runs up to and including this one."""
+    manifest = inputs.manifest
+    day = run_day(inputs, summary)
+    if day is None:
+        return None
+    commit = (manifest.reproducibility.get("last_commits") or {}).get(manifest.suite.path)
+    try:
+        last_commit = dt.date.fromisoformat(commit["date"]) if commit else None
+    except (TypeError, KeyError, ValueError):  # a manifest edited by hand
+        last_commit = None
+    earlier = [
+        found
+        for other in rundir.dependency_runs(workspace_root, manifest.dependency)
+        if other.name < run_dir.name and (found := try_read(read_summary, other)) is not None
+    ]
+    return health_of(
+        manifest.suite.path,
+        inputs.cases,
+        manifest.gates.pass_rate_drop,
+        manifest.samples,
+        [*earlier, summary],
+        day,
+        last_commit,
+    )
+
+
+def report_context(
+    inputs: RunInputs, results: Results, summary: Summary, health: SuiteHealth | None = None
+) -> dict[str, Any]:
     # Templates (a workspace may override them) see the files' JSON shapes as plain data.
     manifest = inputs.manifest.model_dump()
     models = [results.baseline, *results.candidates]
@@ -192,6 +237,17 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
         "results": results,
         "models": models,
         "metrics": results.metrics,
+        "latency_unmeasured": {  # answers from a batch API: their latency is not measured
+            m: sum(
+                1
+                for r in results.by_model[m]
+                for s in r.samples
+                if s.entry is not None
+                and s.entry.record.error is None
+                and s.entry.record.latency is None
+            )
+            for m in models
+        },
         "candidates": candidates,
         "drift": results.drift,
         "n_cases": n_cases,
@@ -205,6 +261,9 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
         "reproducibility": manifest.get("reproducibility", {}),
         "infrastructure_failure": results.infrastructure_failure,
         "error_lines": error_lines(results),
+        "suite_health": health,
+        "suite_lines": suite_lines(health),
+        "suite_as_of": day.isoformat() if (day := run_day(inputs, summary)) else None,
     }
 
 
@@ -229,7 +288,8 @@ def write_reports(
         ("money", money),
     ):
         environment.filters[name] = function
-    context = report_context(inputs, results, summary)
+    health = suite_health_at_run(run_dir, inputs, summary, workspace_root)
+    context = report_context(inputs, results, summary, health)
     write_atomic(run_dir / "report.md", templates.render("report.md.j2", context))
     write_atomic(run_dir / "report.html", templates.render("report.html.j2", context))
     write_atomic(run_dir / "junit.xml", junit_xml(inputs.manifest.dependency, results))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from migrate.console import plural
 from migrate.evals.results import Results
 from migrate.evals.stats import quantile
 
@@ -120,7 +121,7 @@ def latency_chart(results: Results, bins: int = 30) -> str:
         peak = max(counts) or 1
         parts.append(
             f'<text x="{left}" y="{top + 12}" font-size="13">{escape(model)} '
-            f"({len(values)} calls)</text>"
+            f"({plural(len(values), 'call')})</text>"
         )
         for index, count in enumerate(counts):
             if not count:

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from migrate.cases.health import SuiteHealth, suite_lines
 from migrate.evals.inputs import run_quarter
 from migrate.evals.power import suite_reach
 from migrate.evals.rundir import runbook_path, runs_folder
@@ -120,6 +121,7 @@ def runbook_context(
     due: Due,
     suite: SuiteSize | None,
     *,
+    health: SuiteHealth | None = None,
     quarter_given: bool = False,
     filed_under: Quarter | None = None,
     elsewhere: str | None = None,
@@ -182,7 +184,7 @@ def runbook_context(
         "quarter": str(quarter),
         "as_of": as_of.isoformat(),
         "runbook": runbook_path(quarter, dep_id),
-        "runs_dir": runs_folder(run_quarter(as_of, registry), dep_id),
+        "runs_dir": runs_folder(run_quarter(as_of, registry, dep_id), dep_id),
         "registry": registry_file,
         "dependency": {
             "id": dep_id,
@@ -246,6 +248,8 @@ def runbook_context(
                 "samples": dep.eval.samples,
                 "checks": [check.type for check in dep.eval.checks],
                 "reach": _reach(suite, dep),
+                "health": None if health is None else _health_json(health),
+                "health_lines": suite_lines(health),
             }
         ),
         "baseline": {
@@ -266,6 +270,7 @@ def runbook_context(
             "safety_margin_days": settings.safety_margin_days,
             "baseline_max_age_days": settings.baseline_max_age_days,
             "owner_inactive_days": settings.owner_inactive_days,
+            "suite_max_age_days": settings.suite_max_age_days,
         },
         "markers": {
             "facts_begin": FACTS_BEGIN,
@@ -273,6 +278,13 @@ def runbook_context(
             "signoffs": SIGNOFFS_MARKER,
         },
     }
+
+
+def _health_json(health: SuiteHealth) -> dict[str, Any]:
+    fields = asdict(health)
+    for key in ("newest_case", "newest_production_case"):
+        fields[key] = fields[key].isoformat() if fields[key] else None
+    return fields
 
 
 def _relative(run: RunRecord, ws: Workspace) -> str:

@@ -140,6 +140,25 @@ def explain(
         if model.replacement not in dep.candidates:
             sentence += " (it is not among the candidates: add it)"
         return sentence + "."
+    if reason is Reason.STALE_SUITE and facts.newest_case is not None and dep.eval:
+        on = as_of if due.window is None else due.window.start  # as the baseline's age
+        age = plural((on - facts.newest_case).days, "day")
+        when = "on" if due.window is None else "when the window opens on"
+        where = (
+            "imported from production traffic"
+            if facts.newest_case_from == "provenance"
+            else "by the suite file's last commit"
+        )
+        hint = (
+            f" (`migrate cases import {due.dependency} FILE` adds logged requests)"
+            if dep.eval.cases.endswith(".jsonl")
+            else ""
+        )
+        return (
+            f"The newest case of {dep.eval.cases} is from {facts.newest_case} ({where}), "
+            f"{age} old {when} {on}: no case is younger than the limit of "
+            f"{plural(settings.suite_max_age_days, 'day')}{hint}."
+        )
     return f"Due: {reason}."
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from migrate.cases.health import SuiteHealth, suite_health
 from migrate.errors import InputError, UsageError
 from migrate.evals.rundir import runbook_path
 from migrate.evals.suite import count_cases
@@ -106,6 +107,16 @@ def build_runbooks(ws: Workspace, plan: Plan, *, quarter_given: bool = False) ->
     templates = templates_for(ws.root)
     sizes: dict[str, SuiteSize] = {}
 
+    def _health(dep_id: str) -> SuiteHealth | None:
+        dep = ws.registry.dependencies[dep_id]
+        if dep.eval is None:
+            return None
+        cases = ws.suite_cases(dep.eval.cases)  # read once, however many dependencies share it
+        change = ws.git.last_change_of(ws.root / dep.eval.cases)
+        last_commit = change.day if change else None
+        runs = ws.runs_of(dep_id)
+        return suite_health(ws.registry, dep_id, runs, plan.as_of, last_commit, cases=cases)
+
     def render(due: Due, filed_under: Quarter | None = None, elsewhere: str | None = None) -> str:
         dep = ws.registry.dependencies[due.dependency]
         suite = None
@@ -118,6 +129,7 @@ def build_runbooks(ws: Workspace, plan: Plan, *, quarter_given: bool = False) ->
             plan,
             due,
             suite,
+            health=_health(due.dependency),
             quarter_given=quarter_given,
             filed_under=filed_under,
             elsewhere=elsewhere,

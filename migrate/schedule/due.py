@@ -24,6 +24,7 @@ class Reason(StrEnum):
     STALE_BASELINE = "stale_baseline"  # no baseline, or older than baseline_max_age_days
     NO_ACTIVE_OWNER = "no_active_owner"  # nobody who owns it has committed lately
     REPLACEMENT_AVAILABLE = "replacement_available"  # the named replacement is unevaluated
+    STALE_SUITE = "stale_suite"  # no case of the suite is younger than suite_max_age_days
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class DependencyFacts:
     approved: bool = False  # an approved sign-off exists for a run on the current model
     owner_last_commit: Mapping[str, dt.date | None] | None = None  # None: no git history
     inactive_prompt_authors: tuple[str, ...] = ()  # non-owners who last changed a prompt
+    # The suite's newest case (provenance, else the file's last commit); None when there is
+    # no readable suite or a case's date cannot be known.
+    newest_case: dt.date | None = None
+    newest_case_from: str | None = None  # provenance | git
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ def baseline_is_stale(last_baseline: dt.date | None, on: dt.date, max_age_days: 
     return last_baseline is None or (on - last_baseline).days > max_age_days
 
 
+def suite_is_stale(newest_case: dt.date | None, on: dt.date, max_age_days: int) -> bool:
+    """True when the suite's newest case is known and none is younger than `max_age_days`."""
+    return newest_case is not None and (on - newest_case).days >= max_age_days
+
+
 def owners_inactive(
     owner_last_commit: Mapping[str, dt.date | None] | None, today: dt.date, inactive_days: int
 ) -> bool:
@@ -62,6 +72,19 @@ def owners_inactive(
     return all(
         last is None or (today - last).days > inactive_days for last in owner_last_commit.values()
     )
+
+
+def is_urgent(registry: Registry, model_id: str, as_of: dt.date) -> bool:
+    """Whether a dependency on `model_id` is due now: its model retires and no migration
+    window ends by the latest safe date (or the model has already retired)."""
+    settings = registry.settings
+    retires = registry.model(model_id).retires
+    if retires is None:
+        return False
+    if as_of >= retires:
+        return True
+    fits = window_for_retirement(as_of, retires, settings.window, settings.safety_margin_days)
+    return fits is None
 
 
 def assess(
@@ -81,17 +104,11 @@ def assess(
     deadline = None
     if model.retires is not None:
         deadline = model.retires - dt.timedelta(days=settings.safety_margin_days)
+        urgent = is_urgent(registry, dep.model, as_of)
         if as_of >= model.retires and not facts.approved:
             reasons.append(Reason.OVERDUE)
-            urgent = True
         else:
             reasons.append(Reason.RETIRING)
-            urgent = (
-                window_for_retirement(
-                    as_of, model.retires, settings.window, settings.safety_margin_days
-                )
-                is None
-            )
     # An urgent migration happens now, so its baseline's age counts as of now.
     baselined_by = as_of if urgent else window.start
     if baseline_is_stale(facts.last_baseline, baselined_by, settings.baseline_max_age_days):
@@ -102,6 +119,9 @@ def assess(
         reasons.append(Reason.NO_ACTIVE_OWNER)
     if model.replacement and model.replacement not in facts.evaluated_models:
         reasons.append(Reason.REPLACEMENT_AVAILABLE)
+    # Like the baseline, the suite is judged as of the migration it will be run for.
+    if suite_is_stale(facts.newest_case, baselined_by, settings.suite_max_age_days):
+        reasons.append(Reason.STALE_SUITE)
     if not reasons:
         return None
     return Due(

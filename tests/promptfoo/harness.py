@@ -10,19 +10,15 @@ the answer. Both verdicts, per test and per model, must be identical.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from aiohttp import web
 
 from tests.support.openai_server import Reply, Request, ScriptedServer
 
@@ -159,43 +155,10 @@ def embed(text: str) -> list[float]:
 
 
 class Server(ScriptedServer):
-    """The scripted server, also answering OpenAI's /v1/embeddings with `embed`."""
+    """The scripted server with `embed` as every text's embedding."""
 
-    async def _embeddings(self, http: web.Request) -> web.Response:
-        body = await http.json()
-        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [
-            {"object": "embedding", "index": i, "embedding": embed(str(t))}
-            for i, t in enumerate(texts)
-        ]
-        usage = {"prompt_tokens": 1, "total_tokens": 1}
-        return web.json_response(
-            {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
-        )
-
-    def start(self) -> Server:
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            app = web.Application()
-            app.router.add_post("/v1/chat/completions", self._handle)
-            app.router.add_post("/v1/embeddings", self._embeddings)
-            self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-            loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self._ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="scripted-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("scripted server did not start")
-        return self
+    def __init__(self, behaviours: dict[str, Any]) -> None:
+        super().__init__(behaviours, embed_default=embed)
 
 
 def behaviours() -> dict[str, Any]:

@@ -9,6 +9,11 @@ It also serves OpenAI's files and batches endpoints (`/v1/files`, `/v1/batches`)
 runs each line of its input file through the same behaviours once it has been polled
 `BatchScript.polls` times, and can be scripted to expire part way, to be rejected whole,
 or to hold a response back (so that a test can kill its client at that moment).
+
+`/v1/embeddings` answers with the vector scripted for each text (`vectors`), else with
+`embed_default(text)`; a text with neither is refused with 400, so a test never grades
+against a vector it did not plan. `keyed_replies` scripts a judge whose reply is chosen
+by what the request contains.
 """
 
 from __future__ import annotations
@@ -82,11 +87,35 @@ class BatchScript:
     results_delay: float = 0.0  # ... of an output or error file only
 
 
+def keyed_replies(table: dict[str, str | Reply]) -> Behaviour:
+    """A judge scripted by content: the reply of the first key (in the table's order) that
+    occurs in the request's messages; a request that contains none is refused with 400."""
+
+    def behave(request: Request) -> Reply:
+        text = "\n".join(str(m.get("content", "")) for m in request.messages)
+        for key, reply in table.items():
+            if key in text:
+                return reply if isinstance(reply, Reply) else Reply(text=reply)
+        return Reply(status=400)
+
+    return behave
+
+
 class ScriptedServer:
     """Serve `behaviours` (model name -> function) on 127.0.0.1 in a background thread."""
 
-    def __init__(self, behaviours: dict[str, Behaviour], port: int = 0) -> None:
+    def __init__(
+        self,
+        behaviours: dict[str, Behaviour],
+        port: int = 0,
+        *,
+        vectors: dict[str, list[float]] | None = None,
+        embed_default: Callable[[str], list[float]] | None = None,
+    ) -> None:
         self.behaviours = behaviours
+        self.vectors = dict(vectors or {})  # text -> its embedding
+        self.embed_default = embed_default
+        self.embedded: Counter[str] = Counter()  # text -> times embedded
         self.port = port
         self.calls: Counter[str] = Counter()  # model -> requests received
         self.attempts: Counter[str] = Counter()  # request key -> times seen
@@ -422,6 +451,32 @@ class ScriptedServer:
             self.batches[batch_id]["status"] = "cancelled"
         return web.json_response(self._public(batch_id))
 
+    async def _embeddings(self, http: web.Request) -> web.Response:
+        try:
+            body = await http.json()
+        except ValueError:
+            return web.json_response({"error": {"message": "bad json"}}, status=400)
+        model = str(body.get("model", ""))
+        raw = body.get("input")
+        texts = [str(t) for t in raw] if isinstance(raw, list) else [str(raw)]
+        with self._lock:
+            self.calls[model] += 1
+            self.embedded.update(texts)
+        data = []
+        for index, text in enumerate(texts):
+            vector = self.vectors.get(text)
+            if vector is None and self.embed_default is not None:
+                vector = self.embed_default(text)
+            if vector is None:
+                message = f"no vector scripted for {text!r}"
+                return web.json_response(
+                    {"error": {"message": message, "type": "invalid_request_error"}}, status=400
+                )
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return web.json_response({"object": "list", "data": data, "model": model, "usage": usage})
+
     async def _models(self, _: web.Request) -> web.Response:
         return web.json_response(
             {
@@ -438,6 +493,8 @@ class ScriptedServer:
             app = web.Application()
             app.router.add_post("/v1/chat/completions", self._handle)
             app.router.add_post("/chat/completions", self._handle)
+            app.router.add_post("/v1/embeddings", self._embeddings)
+            app.router.add_post("/embeddings", self._embeddings)
             app.router.add_get("/v1/models", self._models)
             app.router.add_post("/v1/files", self._upload)
             app.router.add_get("/v1/files/{id}", self._file)
