@@ -219,6 +219,12 @@ def test_settings_run_batch_and_the_json_account(
     account = json.loads(result.stdout)
     assert account["status"] == "submitted" and account["exit_code"] == 5
     assert sorted(b["model"] for b in account["batches"]) == ["openai/cand", "openai/good"]
+    # Batches out: `migrate report` would mark the run finished, so it refuses.
+    run_id = account["run_id"]
+    refused = invoke(cli, "report", run_id, cwd=root)
+    assert refused.exit_code == 2
+    assert f"run {run_id} has batches out; `migrate run` collects them" in refused.stderr
+    assert not (run_dirs(root)[0] / "summary.json").exists()
     # Batches out: a run without --batch collects them rather than calling again.
     settings = (root / "models.yaml").read_text().replace("{batch: true}", "{batch: false}")
     (root / "models.yaml").write_text(settings)

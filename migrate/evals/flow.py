@@ -352,6 +352,11 @@ def rerender(run_dir: Path, workspace_root: Path, now: Clock) -> RunOutcome:
     """`migrate report`: re-derive summary and reports from the journal, without a call."""
     if not (run_dir / MANIFEST_FILE).exists():
         raise UsageError(f"{run_dir}: no {MANIFEST_FILE} here; not a run directory")
+    if has_open_batches(run_dir / JOURNAL_FILE):  # a summary would mark it finished
+        raise UsageError(
+            f"run {run_dir.name} has batches out; `migrate run` collects them and then "
+            "writes its reports"
+        )
     inputs = read_inputs(run_dir)
     results = evaluate_run(run_dir, inputs, workspace_root)
     previous = try_read(read_summary, run_dir)
