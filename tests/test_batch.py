@@ -371,3 +371,26 @@ def test_promptfoo_graded_assertions_are_refused_in_batch_mode(
         result.stderr
     )
     assert run_dirs(root) == [] and not server.batches and server.total_calls() == 0
+
+
+def test_an_upload_that_fails_is_an_infrastructure_error_and_the_rerun_submits_afresh(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:  # type: ignore[no-untyped-def]
+    server.behaviours.update({"good": correct(), "cand": correct()})
+    server.batch_script.uploads_refused = 1
+    server.batch_script.polls = 0
+    root = write_workspace(
+        tmp_path / "w", server.api_base, cases=4, run_settings="{max_retries: 0}"
+    )
+    failed = run(cli, root, "--batch")
+    assert failed.exit_code == 4
+    assert "openai/good: uploading the batch's requests failed: ServerError" in failed.stderr
+    run_dir = run_dirs(root)[0]
+    assert [e["kind"] for e in journal(run_dir)] == ["batch_intent"]  # journaled first
+    assert run(cli, root, "--batch").exit_code == 5  # no such batch: closed, sent afresh
+    closed = [e for e in journal(run_dir) if e["kind"] == "batch_closed"]
+    assert [c["status"] for c in closed] == ["never_created"]
+    result, _ = until_done(cli, root, "--batch")
+    assert result.exit_code == 3, result.stdout
+    assert len(keys(run_dir)) == len(set(keys(run_dir))) == 8
+    assert len(server.batches) == 2 and set(server.batch_lines.values()) == {1}

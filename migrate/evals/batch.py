@@ -80,8 +80,14 @@ class Ledger:
         return [i for t, i in self.intents.items() if t not in self.closed]
 
     def carried(self, model: str, custom: str) -> int:
-        """How many batches (open or closed) carried this request."""
-        return sum(1 for i in self.intents.values() if i.model == model and custom in i.requests)
+        """How many batches (open or closed, not counting one never created) carried it."""
+        return sum(
+            1
+            for token, i in self.intents.items()
+            if i.model == model
+            and custom in i.requests
+            and getattr(self.closed.get(token), "status", "") != NEVER_CREATED
+        )
 
 
 class BatchPending(MigrateError):

@@ -85,6 +85,7 @@ class BatchScript:
     create_delay: float = 0.0  # seconds before answering a create, the batch made already
     content_delay: float = 0.0  # seconds before serving a file's content
     results_delay: float = 0.0  # ... of an output or error file only
+    uploads_refused: int = 0  # this many uploads are answered 500 (the next ones succeed)
 
 
 def keyed_replies(table: dict[str, str | Reply]) -> Behaviour:
@@ -250,6 +251,9 @@ class ScriptedServer:
 
     async def _upload(self, http: web.Request) -> web.Response:
         form = await http.post()
+        if self.batch_script.uploads_refused > 0:
+            self.batch_script.uploads_refused -= 1
+            return web.json_response({"error": {"message": "scripted status 500"}}, status=500)
         upload = form.get("file")
         if not isinstance(upload, web.FileField):
             return web.json_response({"error": {"message": "no file"}}, status=400)
