@@ -23,6 +23,7 @@ from migrate.evals.calls import (
     generation_specs,
     grade_specs,
     judge_specs,
+    similarity_specs,
     started_at,
 )
 from migrate.evals.grading import MAX_STEPS, Graders
@@ -224,6 +225,10 @@ async def _call_everything(
             totals[spec.model] = totals.get(spec.model, 0) + 1
         progress.start("grade", totals, {m: 0 for m in totals})
         await _canary_first(grades, journal, seam, cache, progress, now, counts, breaker)
+    similar = similarity_specs(inputs, load_entries(run_dir / JOURNAL_FILE))
+    if similar:  # the answers' embeddings, when the registry names an embedding model
+        progress.start("similarity", {similar[0].model: len(similar)}, {similar[0].model: 0})
+        await _canary_first(similar, journal, seam, cache, progress, now, counts, breaker)
 
 
 async def _canary_first(

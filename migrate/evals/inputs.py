@@ -289,6 +289,8 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
             )
         judge = target_of(registry, registry.settings.judge_model)
     graders = grader_targets(registry, inputs.checks_for)
+    if registry.settings.embedding_model and candidates:  # answer similarity by meaning
+        graders[EMBEDDING] = target_of(registry, registry.settings.embedding_model)
     if registry.settings.judge_model and judge_grades(inputs.checks_for):
         judge = target_of(registry, registry.settings.judge_model)
     targets = [target_of(registry, m) for m in [dependency.model, *candidates]]

@@ -12,7 +12,7 @@ from typing import Any
 
 from migrate.console import plural
 from migrate.evals.case import Case, CheckSpec
-from migrate.evals.grading import Graders
+from migrate.evals.grading import EMBEDDING, Graders
 from migrate.evals.metrics import model_metrics
 from migrate.evals.pairwise import Preference, preference
 from migrate.evals.record import (
@@ -186,6 +186,8 @@ def evaluate(
     else:
         verdict = max((c.verdict for c in comparisons.values()), key=lambda v: RANK[v])
     previous_run, previous_outcomes = previous_baseline or (None, None)
+    embedding = graders.named.get(EMBEDDING) if graders is not None else None
+    embedder = embedding.model if embedding is not None else None
     return Results(
         baseline=baseline,
         candidates=candidates,
@@ -198,7 +200,8 @@ def evaluate(
         drift=drift(previous_run, previous_outcomes, by_model[baseline]),
         preferences=preferences,
         similarity={
-            m: similarity(baseline, m, by_model[baseline], samples, entries) for m in candidates
+            m: similarity(baseline, m, by_model[baseline], samples, entries, embedder)
+            for m in candidates
         },
     )
 
