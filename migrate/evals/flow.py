@@ -146,7 +146,7 @@ def run_dependency(
             results = stop_at_budget(evaluate_run(run_dir, reached, root), cost, pending)
             summary = summarize(reached.manifest, results, entries, now(), counts.made)
             summary.cost = cost
-            why = f"the spend ${cost.spent or 0:.4f} reached the budget ${options.budget:.4f}"
+            why = f"the spend ${cost.spent or 0:.6f} reached the budget ${options.budget:.6f}"
             return RunOutcome(run_dir, results, summary, False, resumed, counts, stopped=why)
         results = evaluate_run(run_dir, inputs, root)
         summary = summarize(inputs.manifest, results, entries, now(), counts.made)

@@ -34,7 +34,7 @@ COUNTED_BY_LITELLM = "litellm.token_counter"
 
 
 def _usd(value: float) -> str:
-    return f"{_usd(value)}" if value == 0 or value >= 0.01 else f"${value:.6f}"
+    return f"${value:.4f}" if value == 0 or value >= 0.01 else f"${value:.6f}"
 
 
 def run_prices(inputs: RunInputs) -> dict[str, Price | None]:
