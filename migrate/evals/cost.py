@@ -125,8 +125,9 @@ def estimate_run(
                         judge[judge_model].calls += 1
                         judge[judge_model].input_tokens += frame + answer
     rows = [
-        _row(model, "generate", t, bounds[model], prices, expected_output)
-        for model, t in generate.items()
+        _row(model, "generate", generate[model], bounds[model], prices, expected_output)
+        for model in models
+        if model in generate
     ] + [
         _row(model, "judge", t, judge_bound, prices, expected_output) for model, t in judge.items()
     ]

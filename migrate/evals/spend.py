@@ -28,7 +28,7 @@ from migrate.evals.inputs import RunInputs
 from migrate.evals.record import Entry, EntryKey, Verdict, read_summary, try_read
 from migrate.evals.record_cost import CostEstimate, RunCost
 from migrate.evals.results import Results
-from migrate.llm import price_for
+from migrate.llm import litellm_module, price_for
 
 COUNTED_BY_LITELLM = "litellm.token_counter"
 
@@ -89,6 +89,7 @@ def estimate_before_calls(
     run_dirs: list[Path],
     current: Path | None,
 ) -> CostEstimate:
+    litellm_module()  # a run calls through litellm: its prices and its tokenizer count here
     count, counted_by = token_counter()
     return estimate_run(
         inputs,

@@ -162,6 +162,45 @@ def difference_line(comparison: Comparison) -> str:
     )
 
 
+def cost_context(summary: Summary, baseline: str) -> dict[str, Any] | None:
+    """The report's cost section: estimate against spend, and each model's projected monthly
+    cost with its change from the current model's and its cost tail."""
+    cost = summary.cost
+    if cost is None:
+        return None
+    estimate = cost.estimate
+    current = next((p for p in cost.projections if p.model == baseline), None)
+    rows = []
+    for p in cost.projections:
+        change = None
+        if p.model != baseline and current is not None:
+            if p.monthly_cost is not None and current.monthly_cost is not None:
+                change = p.monthly_cost - current.monthly_cost
+        rows.append({**p.model_dump(), "change": change, "current": p.model == baseline})
+    return {
+        "estimated": (estimate.cost + estimate.already_spent)
+        if estimate and estimate.cost is not None
+        else None,
+        "cost_max": estimate.cost_max if estimate else None,
+        "calls": estimate.calls if estimate else None,
+        "counted_by": estimate.tokens_counted_by if estimate else None,
+        "spent": cost.spent,
+        "budget": cost.budget,
+        "volume": cost.volume,
+        "projections": rows,
+    }
+
+
+def signed_money(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"+${value:,.2f}" if value >= 0 else f"-${-value:,.2f}"
+
+
+def monthly(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
 def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dict[str, Any]:
     # Templates (a workspace may override them) see the files' JSON shapes as plain data.
     manifest = inputs.manifest.model_dump()
@@ -205,6 +244,7 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
         "reproducibility": manifest.get("reproducibility", {}),
         "infrastructure_failure": results.infrastructure_failure,
         "error_lines": error_lines(results),
+        "cost": cost_context(summary, results.baseline),
     }
 
 
@@ -227,6 +267,8 @@ def write_reports(
         ("percent", percent),
         ("seconds", seconds),
         ("money", money),
+        ("monthly", monthly),
+        ("signed_money", signed_money),
     ):
         environment.filters[name] = function
     context = report_context(inputs, results, summary)
