@@ -93,10 +93,10 @@ def test_judge_calls_are_counted_by_the_checks_that_need_them(tmp_path: Path) ->
         extra_models="  openai/judge: {input_cost_per_mtok: 1, output_cost_per_mtok: 2}",
     )
     registry_file = root / "models.yaml"
-    registry_file.write_text(
-        registry_file.read_text().replace("settings:\n", "settings:\n  judge_model: openai/judge\n"),
-        encoding="utf-8",
+    with_judge = registry_file.read_text().replace(
+        "settings:\n", "settings:\n  judge_model: openai/judge\n"
     )
+    registry_file.write_text(with_judge, encoding="utf-8")
     inputs = prepare(load_registry(registry_file), RunOptions("dep"), dt.date(2026, 11, 26))
     estimate = estimate_run(inputs, set(), {}, {})
     judge = [r for r in estimate.models if r.role == "judge"]
