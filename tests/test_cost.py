@@ -230,3 +230,26 @@ def test_budget_stops_a_run_that_resumes_with_a_larger_one(
     summary = json.loads((stopped / "summary.json").read_text(encoding="utf-8"))
     assert summary["cost"]["spent"] == pytest.approx(20 * 0.000120)
     assert summary["cost"]["budget"] == 0.01
+
+
+def test_plan_estimates_each_due_dependency_by_the_approximation(cli, tmp_path: Path) -> None:
+    root = write_workspace(tmp_path / "ws", "http://127.0.0.1:9/v1", cases=3, samples=2)
+    registry = root / "models.yaml"
+    # Retiring soon, so `dep` is due; 12,000 requests a month.
+    registry.write_text(
+        registry.read_text().replace("  openai/good: {", "  openai/good: {retires: 2027-06-30, ")
+        + "    volume: 12000\n",
+        encoding="utf-8",
+    )
+    result = invoke(cli, "plan", "--today", TODAY, "--json", cwd=root)
+    assert result.exit_code == 0, result.output
+    (due,) = json.loads(result.stdout)["due"]
+    cost = due["estimated_cost"]
+    # 6 calls per model of 26 approximate tokens (test_approximate_tokens_by_hand), 300 output
+    # tokens at most per model: 2 x (156 x $1e-6 + 300 x $2e-6) = $0.001512.
+    assert cost["calls"] == 12 and cost["input_tokens"] == 312
+    assert cost["usd"] == pytest.approx(0.001512) and cost["usd_max"] == pytest.approx(0.001512)
+    assert cost["tokens_counted_by"].startswith("approximation")
+    assert cost["volume"] == 12000 and cost["monthly"] is None  # no run has measured it yet
+    runbook = (root / due["runbook"]).read_text(encoding="utf-8")
+    assert "- Estimated cost of `migrate run dep`: $0.0015 for 12 calls" in runbook
