@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from migrate.evals.case import Case, CheckSpec
 from migrate.evals.inputs import RunInputs
 from migrate.evals.judge import (
     ORDERS,
@@ -70,6 +71,36 @@ def max_tokens_of(params: Mapping[str, Any]) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What decides a run's calls: its cases with their messages and checks, its models (the
+    current one first), each model's params, the samples and the judge."""
+
+    cases: list[Case]
+    messages: Mapping[str, list[dict[str, str]]]
+    checks_for: Mapping[str, list[CheckSpec]]
+    models: list[str]
+    params: Mapping[str, Mapping[str, Any]]  # by model, as its calls send them
+    samples: int
+    judge_model: str | None
+    judge_params: Mapping[str, Any]
+
+
+def planned_from(inputs: RunInputs) -> Planned:
+    manifest = inputs.manifest
+    judge_model = manifest.judge.model if manifest.judge else None
+    return Planned(
+        inputs.cases,
+        inputs.messages,
+        inputs.checks_for,
+        manifest.models,
+        {m: manifest.params_for(m) for m in manifest.models},
+        manifest.samples,
+        judge_model,
+        judge_params(manifest.model_params, judge_model or ""),
+    )
+
+
 def estimate_run(
     inputs: RunInputs,
     done: set[EntryKey],
@@ -81,21 +112,34 @@ def estimate_run(
 ) -> CostEstimate:
     """The calls, tokens and cost of what `inputs` still needs (journal keys in `done` are
     made). `expected_output` maps (role, model) to a measured mean of output tokens per call."""
+    return estimate_calls(
+        planned_from(inputs), done, prices, expected_output, count, counted_by, already_spent
+    )
+
+
+def estimate_calls(
+    planned: Planned,
+    done: set[EntryKey],
+    prices: Mapping[str, Price | None],
+    expected_output: Mapping[tuple[str, str], float],
+    count: TokenCounter | None = None,
+    counted_by: str = APPROXIMATION,
+    already_spent: float = 0.0,
+) -> CostEstimate:
+    """`estimate_run` of a run described by its parts (`migrate plan` has no manifest)."""
     count = count or approximate_tokens
-    manifest = inputs.manifest
-    models = manifest.models
-    bounds = {m: max_tokens_of(manifest.params_for(m)) for m in models}
+    models = planned.models
+    bounds = {m: max_tokens_of(planned.params.get(m, {})) for m in models}
     generate: dict[str, _Tally] = defaultdict(_Tally)
     judge: dict[str, _Tally] = defaultdict(_Tally)
-    judge_model = manifest.judge.model if manifest.judge else None
-    judge_bound = max_tokens_of(judge_params(manifest.model_params, judge_model or ""))
+    judge_model = planned.judge_model
+    judge_bound = max_tokens_of(planned.judge_params)
+    samples = planned.samples
     tokens: dict[tuple[str, str], int] = {}
-    for case in inputs.cases:
-        messages = inputs.messages[case.id]
+    for case in planned.cases:
+        messages = planned.messages[case.id]
         for model in models:
-            missing = sum(
-                ("generate", model, case.id, s, "") not in done for s in range(manifest.samples)
-            )
+            missing = sum(("generate", model, case.id, s, "") not in done for s in range(samples))
             if missing:
                 key = (model, case.id)
                 tokens[key] = tokens.get(key) or count(model, messages)
@@ -103,7 +147,7 @@ def estimate_run(
                 generate[model].input_tokens += missing * tokens[key]
         if judge_model is None:
             continue
-        for index, check in enumerate(inputs.checks_for[case.id]):
+        for index, check in enumerate(planned.checks_for[case.id]):
             judged: list[tuple[str, tuple[str, ...]]]  # (journal extra, the answers judged)
             if check.type == "llm_judge":
                 rubric = check.rubric or str(check.value)
@@ -120,7 +164,7 @@ def estimate_run(
                 continue
             for extra, answered in judged:
                 answer = sum(_answer_tokens(m, bounds, expected_output) for m in answered)
-                for sample in range(manifest.samples):
+                for sample in range(samples):
                     if ("judge", judge_model, case.id, sample, extra) not in done:
                         judge[judge_model].calls += 1
                         judge[judge_model].input_tokens += frame + answer
@@ -193,8 +237,8 @@ def _row(
 def _why_unknown(row: ModelEstimate) -> str:
     if row.price_source is None:
         return (
-            f"{row.model}: no price (litellm's map does not have it; set "
-            "input_cost_per_mtok and output_cost_per_mtok in the registry)"
+            f"{row.model}: no known price (set input_cost_per_mtok and "
+            "output_cost_per_mtok on the model in the registry)"
         )
     return f"{row.model}: its answers have no max_tokens and no earlier run measured them"
 

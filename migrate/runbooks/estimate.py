@@ -9,18 +9,28 @@ registry's `input_cost_per_mtok` / `output_cost_per_mtok`.
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from migrate.errors import InputError, UsageError
-from migrate.evals.cost import Price, estimate_run, expected_outputs, recorded_prices
-from migrate.evals.inputs import RunOptions, prepare
+from migrate.evals.cost import (
+    Planned,
+    Price,
+    TokenCounter,
+    approximate_tokens,
+    estimate_calls,
+    expected_outputs,
+    recorded_prices,
+)
+from migrate.evals.inputs import JUDGED_CHECKS, SuiteInputs, suite_inputs, target_of
+from migrate.evals.judge import judge_params
 from migrate.evals.record import read_summary, try_read
 from migrate.evals.record_cost import CostEstimate, Projection, RunCost
 from migrate.evals.rundir import finished_runs
 from migrate.llm import price_for
 from migrate.registry.load import Registry
+from migrate.registry.schema import Dependency
 
 
 @dataclass
@@ -56,8 +66,31 @@ def _latest_cost(registry: Registry, dep_id: str) -> tuple[str | None, RunCost |
     return None, None
 
 
-def dependency_cost(registry: Registry, dep_id: str, today: dt.date) -> DependencyCost:
-    """The estimated cost of `dep_id`'s full run, as `migrate run` would make it today."""
+SuiteKey = tuple[str, tuple[str, ...], str]
+SuiteCache = dict[SuiteKey, "SuiteInputs | str"]  # rendered suites, or why one cannot be
+
+
+def _suite(registry: Registry, dependency: Dependency, suites: SuiteCache) -> SuiteInputs | str:
+    """A dependency's rendered suite, once per plan for every dependency that shares it."""
+    assert dependency.eval is not None
+    checks = json.dumps([c.model_dump(mode="json") for c in dependency.eval.checks])
+    key = (dependency.eval.cases, tuple(dependency.prompt_files), checks)
+    if key not in suites:
+        try:
+            suites[key] = suite_inputs(registry, dependency, None)
+        except InputError as exc:
+            suites[key] = f"the suite cannot run: {exc.problems[0].message}"
+        except UsageError as exc:
+            suites[key] = exc.message
+        except ImportError as exc:  # a suite whose JavaScript needs an engine not installed
+            suites[key] = f"the suite cannot be rendered here: {exc}"
+    return suites[key]
+
+
+def dependency_cost(
+    registry: Registry, dep_id: str, suites: SuiteCache | None = None
+) -> DependencyCost:
+    """The estimated cost of `dep_id`'s full run, as `migrate run` would make it."""
     dependency = registry.dependencies[dep_id]
     run_id, previous = _latest_cost(registry, dep_id)
     projections = []
@@ -76,24 +109,47 @@ def dependency_cost(registry: Registry, dep_id: str, today: dt.date) -> Dependen
     if dependency.eval is None:
         found.problem = "no eval suite"
         return found
-    try:
-        inputs = prepare(registry, RunOptions(dep_id), today)
-    except InputError as exc:
-        found.problem = f"the suite cannot run: {exc.problems[0].message}"
+    suite = _suite(registry, dependency, {} if suites is None else suites)
+    if isinstance(suite, str):
+        found.problem = suite
         return found
-    except UsageError as exc:
-        found.problem = exc.message
+    models = [dependency.model, *dependency.candidates]
+    judged = {s.type for specs in suite.checks_for.values() for s in specs} & JUDGED_CHECKS
+    judge = registry.settings.judge_model if judged else None
+    if judged and judge is None:
+        found.problem = "the suite needs settings.judge_model"
         return found
-    except ImportError as exc:  # a suite whose JavaScript needs an engine not installed
-        found.problem = f"the suite cannot be rendered here: {exc}"
-        return found
-    manifest = inputs.manifest
     recorded = recorded_prices(previous)
     prices: dict[str, Price | None] = {}
-    for target in [manifest.baseline, *manifest.candidates, *filter(None, [manifest.judge])]:
-        registered = price_for(target, None)
-        prices[target.model] = recorded.get(target.model) or (
-            Price(*registered) if registered else None
-        )
-    found.estimate = estimate_run(inputs, set(), prices, expected_outputs(previous))
+    for model in [*models, *([judge] if judge else [])]:
+        registered = price_for(target_of(registry, model), None)
+        prices[model] = recorded.get(model) or (Price(*registered) if registered else None)
+    planned = Planned(
+        cases=suite.cases,
+        messages=suite.messages,
+        checks_for=suite.checks_for,
+        models=models,
+        params={m: {**dependency.params, **registry.model(m).params} for m in models},
+        samples=dependency.eval.samples,
+        judge_model=judge,
+        judge_params=judge_params({judge: registry.model(judge).params}, judge) if judge else {},
+    )
+    found.estimate = estimate_calls(
+        planned, set(), prices, expected_outputs(previous), _counter(suite)
+    )
     return found
+
+
+def _counter(suite: SuiteInputs) -> TokenCounter:
+    """The approximation, counted once per message list of a shared suite."""
+    counted: dict[int, int] = {}
+    by_id = {id(m): m for m in suite.messages.values()}
+
+    def count(model: str, messages: list[dict[str, str]]) -> int:
+        if id(messages) not in by_id:  # a judge's prompt: built for this call
+            return approximate_tokens(model, messages)
+        if id(messages) not in counted:
+            counted[id(messages)] = approximate_tokens(model, messages)
+        return counted[id(messages)]
+
+    return count
