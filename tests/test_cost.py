@@ -146,8 +146,8 @@ def test_run_records_estimate_spend_and_projection(
     with_volume(root, 10_000)
     result = run(cli, root)
     assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("Estimate: 40 calls, ")
     out = result.stdout.splitlines()
-    assert out[0].startswith("Estimate: 40 calls, ")
     # The scripted server counts words: 5 + 4 prompt words; good answers 1 word
     # ("answer-c000"), cand 9 words, 50 tokens on c007. At $1 and $2 per million:
     # good 20 x (9 + 2) = $0.000220; cand 19 x (9 + 18) + (9 + 100) = $0.000622.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 from migrate.console import plural, print_json, say
@@ -125,6 +126,11 @@ def estimate_lines(estimate: CostEstimate, budget: float | None) -> list[str]:
     return lines
 
 
+def _print_estimate(estimate: CostEstimate, budget: float | None) -> None:
+    # On stderr, like the progress: stdout is the run's account, which scripts read.
+    sys.stderr.write("\n".join(estimate_lines(estimate, budget)) + "\n")
+
+
 def run(
     registry_path: Path,
     today: dt.date,
@@ -164,7 +170,7 @@ def run(
         make_seam=lambda c, t, r: ModelSeam(concurrency=c, timeout=t, max_retries=r),
         progress=progress_for(progress and not as_json),
         environ=os.environ,
-        on_estimate=None if as_json else lambda e: say("\n".join(estimate_lines(e, budget))),
+        on_estimate=None if as_json else lambda e: _print_estimate(e, budget),
     )
     if as_json:
         print_json(
