@@ -8,7 +8,7 @@ rendered prompts' tokens: litellm's `token_counter` when the caller has litellm 
 the approximation below. Output tokens are bounded by `max_tokens`; where a previous run of
 the same dependency measured the model's answers, their mean is the expected value.
 
-Prices are litellm's map where it has the model, else the registry's (llm.price_for).
+Prices are the registry's where it gives them, else litellm's map (llm.price_for).
 """
 
 from __future__ import annotations

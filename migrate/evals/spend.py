@@ -38,8 +38,8 @@ def _usd(value: float) -> str:
 
 
 def run_prices(inputs: RunInputs) -> dict[str, Price | None]:
-    """Each model's price: litellm's map when litellm is loaded and has it, else the
-    registry's (as the run's manifest recorded it)."""
+    """Each model's price: the registry's (as the run's manifest recorded it), else
+    litellm's map when litellm is loaded and has the model."""
     manifest = inputs.manifest
     litellm = sys.modules.get("litellm")
     model_cost = getattr(litellm, "model_cost", None) if litellm else None

@@ -2,9 +2,9 @@
 and what the switch would cost a month, from the dependency's last finished run.
 
 Planning never imports litellm (seconds of startup), so tokens are counted by the
-documented approximation (evals/cost.py) and prices are the ones the dependency's latest run
-recorded (litellm's map where it had the model, as `migrate run` found it), else the
-registry's `input_cost_per_mtok` / `output_cost_per_mtok`.
+documented approximation (evals/cost.py) and prices are the registry's
+`input_cost_per_mtok` / `output_cost_per_mtok`, else the ones the dependency's latest run
+recorded (litellm's map, as `migrate run` found it).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def dependency_cost(
     prices: dict[str, Price | None] = {}
     for model in [*models, *([judge] if judge else [])]:
         registered = price_for(target_of(registry, model), None)
-        prices[model] = recorded.get(model) or (Price(*registered) if registered else None)
+        prices[model] = Price(*registered) if registered else recorded.get(model)
     planned = Planned(
         cases=suite.cases,
         messages=suite.messages,
