@@ -45,6 +45,34 @@ def with_volume(root: Path, volume: int) -> None:
     registry.write_text(registry.read_text() + f"    volume: {volume}\n", encoding="utf-8")
 
 
+def test_a_registry_price_comes_before_litellms_published_one() -> None:
+    from migrate.llm import Target, litellm_module, price_for
+
+    model_cost = litellm_module().model_cost
+    # OpenAI's published price of gpt-4o-2024-08-06: $2.50 in, $10 out per million tokens.
+    assert price_for(Target("openai/gpt-4o-2024-08-06"), model_cost) == pytest.approx(
+        (2.5e-6, 10e-6, "litellm")
+    )
+    priced = Target("openai/gpt-4o-2024-08-06", input_cost_per_mtok=1, output_cost_per_mtok=3)
+    assert price_for(priced, model_cost) == pytest.approx((1e-6, 3e-6, "registry"))
+    assert price_for(Target("openai/unknown-local-model"), model_cost) is None
+
+
+def test_a_budget_without_an_estimate_refuses() -> None:
+    from migrate.errors import UsageError
+    from migrate.evals.record_cost import CostEstimate
+    from migrate.evals.spend import refuse_over_budget
+
+    unknown = CostEstimate(tokens_counted_by="x", calls=4, unknown=["m: no known price"])
+    with pytest.raises(UsageError, match="cannot be estimated: m: no known price"):
+        refuse_over_budget(unknown, 1.0)
+    refuse_over_budget(unknown, None)  # without a budget, an unknown cost starts the run
+    known = CostEstimate(tokens_counted_by="x", calls=4, cost=0.5, already_spent=0.6)
+    with pytest.raises(UsageError, match=r"\$1\.1000 \(\$0\.6000 already spent\)"):
+        refuse_over_budget(known, 1.0)
+    refuse_over_budget(known, 1.1)  # equal to the budget: it starts
+
+
 def test_approximate_tokens_by_hand() -> None:
     # "Answer with the case's answer." is 30 characters: ceil(30/4) = 8, + 4 framing = 12;
     # "Question about case c000." is 25: ceil(25/4) = 7, + 4 = 11; + 3 priming the reply.
@@ -178,6 +206,23 @@ def test_run_records_estimate_spend_and_projection(
     )
     page = (run_dirs(root)[0] / "report.html").read_text(encoding="utf-8")
     assert "<td>$0.31</td><td>+$0.20</td>" in page
+    # plan, once `dep` is due, expects the answers this run measured: good 1 token a call,
+    # cand (19 x 9 + 50) / 20 = 11.05; 20 calls each of 26 approximate input tokens (see
+    # test_approximate_tokens_by_hand): good 520e-6 + 20 x 2e-6, cand 520e-6 + 221 x 2e-6.
+    registry = root / "models.yaml"
+    registry.write_text(
+        registry.read_text().replace("  openai/good: {", "  openai/good: {retires: 2027-06-30, "),
+        encoding="utf-8",
+    )
+    planned = invoke(cli, "plan", "--today", TODAY, "--json", "--no-write", cwd=root)
+    (due,) = json.loads(planned.stdout)["due"]
+    assert due["estimated_cost"]["usd"] == pytest.approx(0.000560 + 0.000962)
+    assert due["estimated_cost"]["usd_max"] == pytest.approx(2 * (0.000520 + 0.002))
+    assert due["estimated_cost"]["monthly"] == {
+        "openai/good": pytest.approx(0.11),
+        "openai/cand": pytest.approx(0.311),
+    }
+    assert due["estimated_cost"]["from_run"] == run_dirs(root)[0].name
 
 
 @pytest.mark.slow
@@ -252,4 +297,6 @@ def test_plan_estimates_each_due_dependency_by_the_approximation(cli, tmp_path: 
     assert cost["tokens_counted_by"].startswith("approximation")
     assert cost["volume"] == 12000 and cost["monthly"] is None  # no run has measured it yet
     runbook = (root / due["runbook"]).read_text(encoding="utf-8")
-    assert "- Estimated cost of `migrate run dep`: $0.0015 for 12 calls" in runbook
+    assert "- Estimated cost of `migrate run dep`: $0.001512 for 12 calls (at most $0.001512" in (
+        runbook
+    )

@@ -95,7 +95,10 @@ def _window_cell(row: dict[str, Any]) -> str:
 
 
 def _cost_cell(cost: dict[str, Any]) -> str:
-    return "unknown" if cost["usd"] is None else f"${cost['usd']:.4f}"
+    usd = cost["usd"]
+    if usd is None:
+        return "unknown"
+    return f"${usd:.4f}" if usd == 0 or usd >= 0.01 else f"${usd:.6f}"
 
 
 def _print_plan(

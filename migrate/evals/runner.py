@@ -62,7 +62,6 @@ class CallCounts:
     errors: int = 0
     by_model: dict[str, int] = field(default_factory=dict)
     not_attempted: dict[str, int] = field(default_factory=dict)  # skipped: the model was stopped
-    over_budget: int = 0  # not made: the run's spend had reached its budget
 
 
 @dataclass
@@ -132,8 +131,7 @@ async def execute(
     async def worker() -> None:
         for spec in queue:  # workers share one iterator: each spec is taken exactly once
             if breaker.over_budget:
-                counts.over_budget += 1
-                continue
+                continue  # not made: the journal shows what is missing, a resume makes it
             if spec.model in breaker.stopped:
                 counts.not_attempted[spec.model] = counts.not_attempted.get(spec.model, 0) + 1
                 progress.advance(spec.model, error=True)
