@@ -140,8 +140,10 @@ def run_dependency(
         entries = list(read_journal(run_dir / JOURNAL_FILE))
         volume = registry.dependencies[options.dependency].volume
         cost = run_cost(inputs, entries, estimate, options.budget, volume)
-        pending = pending_cases(inputs, load_entries(run_dir / JOURNAL_FILE))
-        if breaker.over_budget and pending:
+        pending: set[str] = set()  # cases with a call not made: the budget stopped the run
+        if breaker.over_budget:
+            pending = pending_cases(inputs, load_entries(run_dir / JOURNAL_FILE))
+        if pending:
             reached = _restricted(inputs, pending)
             results = stop_at_budget(evaluate_run(run_dir, reached, root), cost, pending)
             summary = summarize(reached.manifest, results, entries, now(), counts.made)
@@ -231,7 +233,9 @@ async def _call_everything(
     progress.start("generate", {m: total for m in models}, done)
     await _canary_first(specs, journal, seam, cache, progress, now, counts, breaker)
     if breaker.stopped or breaker.over_budget:
-        return  # a model was stopped: the run cannot be judged, so judging it costs for nothing
+        # A model was stopped: the run cannot be judged, so judging it costs for nothing; or
+        # the budget is spent: no call is made, judges included.
+        return
     entries = load_entries(run_dir / JOURNAL_FILE)
     judges = judge_specs(inputs, entries)
     if judges:
