@@ -160,16 +160,23 @@ def litellm_version() -> str:
 
 def price_per_token(target: Target) -> tuple[float, float] | None:
     """(input, output) USD per token: the registry's prices, else litellm's bundled map."""
+    found = price_for(target, litellm_module().model_cost)
+    return (found[0], found[1]) if found else None
+
+
+def price_for(target: Target, model_cost: dict[str, Any] | None) -> tuple[float, float, str] | None:
+    """(input, output) USD per token and where they come from: the registry's prices when it
+    gives them (a price someone wrote down is never ignored), else `model_cost` (litellm's
+    map); None when neither prices the model."""
     if target.input_cost_per_mtok is not None and target.output_cost_per_mtok is not None:
-        return target.input_cost_per_mtok / 1e6, target.output_cost_per_mtok / 1e6
-    costs = litellm_module().model_cost
+        return target.input_cost_per_mtok / 1e6, target.output_cost_per_mtok / 1e6, "registry"
     provider, _, bare = target.model.partition("/")
-    for name in (target.model, bare):
-        entry = costs.get(name) if name else None
+    for name in (target.model, bare) if model_cost else ():
+        entry = model_cost.get(name) if name and model_cost else None
         if isinstance(entry, dict):
             inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
             if isinstance(inp, int | float) and isinstance(out, int | float):
-                return float(inp), float(out)
+                return float(inp), float(out), "litellm"
     return None
 
 

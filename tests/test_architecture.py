@@ -31,18 +31,20 @@ LAYERS: list[tuple[str, ...]] = [
     (  # reading suites and scoring one output; the run record
         "migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record",
         "migrate.evals.promptfoo", "migrate.evals.suite", "migrate.evals.record_pairs",
+        "migrate.evals.record_cost",
     ),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
         "migrate.evals.preflight", "migrate.evals.pairwise", "migrate.evals.similarity",
-        "migrate.cases", "migrate.evals.grading",
+        "migrate.cases", "migrate.evals.grading", "migrate.evals.cost",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together
         "migrate.evals.flow", "migrate.workspace", "migrate.signoff", "migrate.runbooks",
         "migrate.calendar", "migrate.scaffolding", "migrate.schedule.status",
+        "migrate.evals.spend",
     ),
     ("migrate.commands",),
     ("migrate.cli", "migrate.cli_common", "migrate.cli_cases", "migrate.__main__"),

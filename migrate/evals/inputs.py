@@ -55,6 +55,7 @@ class RunOptions:
     resume: str | None = None
     new: bool = False
     use_cache: bool = True
+    budget: float | None = None  # USD: refuse a run estimated above it, stop one that reaches it
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from migrate.errors import ExitCode, UsageError
 from migrate.evals.case import Case, check_from_json, check_identity
+from migrate.evals.record_cost import RunCost
 from migrate.evals.record_pairs import PairwiseSummary, SimilaritySummary
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
 from migrate.files import write_atomic
@@ -336,6 +337,7 @@ class Summary(_Record):
     drift: Drift = Field(default_factory=Drift)
     outcomes: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     calls: Calls = Field(default_factory=Calls)
+    cost: RunCost | None = None  # estimate, spend, projected monthly cost (record_cost.py)
     reproducibility: dict[str, Any] = Field(default_factory=dict)
 
 

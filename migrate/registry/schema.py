@@ -309,6 +309,7 @@ class Dependency(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     eval: EvalSuite | None = None
     gates: Gates = Gates()
+    volume: int | None = Field(default=None, ge=0)  # requests per month: projected cost
 
     @field_validator("owners")
     @classmethod
