@@ -43,7 +43,8 @@ COOLDOWN = 5.0  # seconds a failed deployment rests when its answer named no Ret
 # Failures that belong to one deployment (its key, its permission, its deployment name):
 # another deployment may well answer.
 FAILOVER = RETRYABLE | (CONFIGURATION_ERRORS - {"BadRequest", "Unprocessable", "MissingKey"})
-MAX_COOLING_WAITS = 100  # waits for a deployment to come back, per call, at most
+MAX_COOLING_WAITS = 200  # waits for a deployment to come back, per call, at most
+NO_DEPLOYMENT = "No deployments available"  # the Router's words when it sends nothing
 
 
 class MissingKeyError(Exception):
@@ -93,9 +94,10 @@ def answered_by(answer: Any) -> str | None:
 
 
 def cooling_down(exc: BaseException) -> float | None:
-    """Seconds until a deployment is back, when the Router sent nothing because every one
-    is cooling down (or at its rpm/tpm); None for any other error."""
-    if type(exc).__name__ != "RouterRateLimitError":
+    """Seconds to wait when the Router sent nothing because every deployment is cooling down
+    (it says how long) or at its rpm/tpm (it does not: look again in a second); None for
+    any other error."""
+    if type(exc).__name__ != "RouterRateLimitError" and NO_DEPLOYMENT not in str(exc):
         return None
     wait = getattr(exc, "cooldown_time", None)
     return float(wait) if isinstance(wait, int | float) else 1.0
@@ -172,7 +174,8 @@ class RoutingSeam(ModelSeam):
             if failure is not None:
                 error, hinted = classify(failure)
                 if error == "RateLimited":
-                    refused[deployment or "?"] += 1
+                    if deployment:
+                        refused[deployment] += 1
                     self.rate_limited += 1
                     if not rate.allowance_known:
                         self.limit.rate_limited()
