@@ -148,7 +148,7 @@ class RoutingSeam(ModelSeam):
         attempt = waits = 0
         refused: Counter[str] = Counter()
         while True:
-            await _room(list(paces.values()), estimate)
+            await wait_for_room(list(paces.values()), estimate)
             failure: Exception | None = None
             response: Any = None
             async with self._slot(target):
@@ -211,7 +211,7 @@ class RoutingSeam(ModelSeam):
             return record
 
 
-async def _room(paces: list[Pace], estimate: int) -> None:
+async def wait_for_room(paces: list[Pace], estimate: int) -> None:
     """Wait while no deployment has room for a request of `estimate` tokens."""
     import asyncio
 

@@ -3,7 +3,9 @@ litellm's Router spreads the calls over them and fails over from one that errors
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from migrate.pacing import Allowance, Pace, RateHeaders
+from migrate.routing import wait_for_room
 from tests.conftest import invoke
 from tests.support.openai_server import Reply, Request, ScriptedServer
 from tests.support.scenarios import candidate, correct, run_dirs, summary_of, write_workspace
@@ -188,3 +192,40 @@ def test_a_deployments_missing_key_stops_the_run_before_any_call_naming_it(
     assert result.exit_code == 2, result.output
     assert "deployment 'west': set the environment variable KEY_WEST" in result.stderr
     assert east.total_calls() == west.total_calls() == 0
+
+
+def test_a_rerun_of_an_unchanged_run_with_deployments_makes_no_call(
+    cli, tmp_path: Path, east: ScriptedServer, west: ScriptedServer
+) -> None:
+    east.behaviours.update(good=correct(), cand=correct())
+    west.behaviours.update(cand=correct())
+    root = workspace(tmp_path / "ws", east, west, cases=10)
+    assert run(cli, root).exit_code in (0, 3)
+    before = east.total_calls() + west.total_calls()
+    assert before == 20
+    again = run(cli, root)
+    assert again.exit_code in (0, 3), again.output
+    assert again.stdout.startswith("Unchanged since run "), again.stdout
+    assert east.total_calls() + west.total_calls() == before
+    assert len(run_dirs(root)) == 1
+
+
+def test_a_request_waits_only_while_no_deployment_has_room() -> None:
+    """Each deployment's headers speak for it alone: one spent deployment holds nothing
+    while the other has room; both spent hold the request until the first reset."""
+
+    async def scenario() -> tuple[float, float]:
+        east, west = Pace(), Pace()
+        spent = RateHeaders(requests=Allowance(remaining=0, reset=0.3, limit=10))
+        await east.answered(1, spent, None)
+        started = time.monotonic()
+        await wait_for_room([east, west], 1)
+        one_spent = time.monotonic() - started
+        await west.answered(1, spent, None)
+        started = time.monotonic()
+        await wait_for_room([east, west], 1)
+        return one_spent, time.monotonic() - started
+
+    one_spent, both_spent = asyncio.run(scenario())
+    assert one_spent < 0.05
+    assert 0.25 <= both_spent < 2.0  # the reset each stated: 0.3 s
