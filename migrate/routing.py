@@ -1,26 +1,31 @@
 """Several deployments of one model (regions, keys), through litellm's Router.
 
 A model with `deployments` in the registry gets one `litellm.Router`, created at its first
-call: the Router picks a deployment for each attempt (simple-shuffle, or usage-based routing
-when a deployment states its rpm/tpm) and cools a deployment down when it fails, for as long
-as its Retry-After asks, or COOLDOWN seconds.
+call. For each attempt the Router picks a deployment (`Router.select`: simple-shuffle, or
+usage-based routing when a deployment states its rpm/tpm, never one that is cooling down),
+and the request goes to that deployment through the Router (`acompletion(model=<its id>)`),
+which cools it down when it fails: for as long as its Retry-After asks, else COOLDOWN
+seconds.
 
 Who retries: this seam, never the Router (its `num_retries` is 0). Each attempt is one
 request to one deployment; a failed attempt is retried here, on whichever deployment the
 Router picks next, which is another one while the failed one cools down: that is the
-failover. A deployment's key, permission or name (401, 403, 404) is its own, so those
-failures fail over too; a request the provider refuses as such (400, 422) does not. When
-every deployment is cooling down, the Router says how long: that wait is no attempt.
+failover, and it needs no backoff. A deployment's key, permission or name (401, 403, 404)
+is its own, so those failures fail over too; a request the provider refuses as such (400,
+422) does not. When every deployment is cooling down, the Router says how long: that wait
+is no attempt.
 
-Pacing is per deployment, since each sends its own rate-limit headers: each answer is
-heard by its deployment's pace (migrate/pacing.py reads the headers), and a request waits
-only while no deployment has room. Which deployment answered, and how many 429s each sent,
-goes into the call's record.
+Pacing is per deployment, since each sends its own rate-limit headers: the pick is known
+before the request leaves, so the request is admitted and counted by its deployment's pace
+(migrate/pacing.py) exactly as a single model's is. A pick whose deployment has no room is
+drawn again, and a request waits only while no deployment has room. Which deployment gave
+the result, and how many 429s each sent, goes into the call's record.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections import Counter
@@ -36,7 +41,14 @@ from migrate.llm import (
     classify,
     litellm_module,
 )
-from migrate.pacing import Pace, estimate_tokens, headers_of, read_rate_headers
+from migrate.pacing import (
+    NO_HEADERS,
+    Pace,
+    RateHeaders,
+    estimate_tokens,
+    headers_of,
+    read_rate_headers,
+)
 from migrate.secrets import redact
 
 COOLDOWN = 5.0  # seconds a failed deployment rests when its answer named no Retry-After
@@ -44,7 +56,7 @@ COOLDOWN = 5.0  # seconds a failed deployment rests when its answer named no Ret
 # another deployment may well answer.
 FAILOVER = RETRYABLE | (CONFIGURATION_ERRORS - {"BadRequest", "Unprocessable", "MissingKey"})
 MAX_COOLING_WAITS = 200  # waits for a deployment to come back, per call, at most
-NO_DEPLOYMENT = "No deployments available"  # the Router's words when it sends nothing
+NO_DEPLOYMENT = "No deployments available"  # the Router's words when it has none to give
 
 
 class MissingKeyError(Exception):
@@ -52,10 +64,15 @@ class MissingKeyError(Exception):
         super().__init__(f"environment variable {variable} is not set")
 
 
+def deployment_id(index: int) -> str:
+    """The Router's id of a model's deployment: never a model name, whatever it is called."""
+    return f"migrate-deployment-{index}"
+
+
 def router_of(target: Target, timeout: float) -> Any:
     """A Router over the target's deployments; keys are read from the environment now."""
     model_list = []
-    for deployment in target.deployments:
+    for index, deployment in enumerate(target.deployments):
         params: dict[str, Any] = {"model": target.model}
         if deployment.api_base:
             params["api_base"] = deployment.api_base
@@ -71,7 +88,7 @@ def router_of(target: Target, timeout: float) -> Any:
             {
                 "model_name": target.model,
                 "litellm_params": params,
-                "model_info": {"id": deployment.name},
+                "model_info": {"id": deployment_id(index)},
             }
         )
     limited = any(d.rpm or d.tpm for d in target.deployments)
@@ -85,18 +102,10 @@ def router_of(target: Target, timeout: float) -> Any:
     )
 
 
-def answered_by(answer: Any) -> str | None:
-    """The deployment (its name) that gave a response or raised an error, if one did."""
-    hidden = getattr(answer, "_hidden_params", None)
-    found = hidden.get("model_id") if isinstance(hidden, dict) else None
-    found = found or getattr(answer, "failed_deployment_id", None)
-    return str(found) if found else None
-
-
 def cooling_down(exc: BaseException) -> float | None:
-    """Seconds to wait when the Router sent nothing because every deployment is cooling down
-    (it says how long) or at its rpm/tpm (it does not: look again in a second); None for
-    any other error."""
+    """Seconds to wait when the Router has no deployment to give because every one is
+    cooling down (it says how long) or at its rpm/tpm (it does not: look again in a
+    second); None for any other error."""
     if type(exc).__name__ != "RouterRateLimitError" and NO_DEPLOYMENT not in str(exc):
         return None
     wait = getattr(exc, "cooldown_time", None)
@@ -110,13 +119,16 @@ class RoutingSeam(ModelSeam):
         super().__init__(*args, **kwargs)
         self.routers: dict[Target, Any] = {}
 
-    def deployment_pace(self, target: Target, name: str) -> Pace:
-        """One deployment's pace: the model's pace as if it had that deployment alone."""
-        deployment = next(d for d in target.deployments if d.name == name)
-        alone = dataclasses.replace(
-            target, api_base=deployment.api_base, api_key_env=deployment.api_key_env, deployments=()
-        )
-        return self.pace(alone)
+    def deployment_paces(self, target: Target) -> dict[str, Pace]:
+        """Each deployment's pace (by Router id): the model's pace as if it had only it."""
+        return {
+            deployment_id(index): self.pace(
+                dataclasses.replace(
+                    target, api_base=d.api_base, api_key_env=d.api_key_env, deployments=()
+                )
+            )
+            for index, d in enumerate(target.deployments)
+        }
 
     async def complete(
         self, target: Target, messages: list[dict[str, str]], params: dict[str, Any]
@@ -133,7 +145,6 @@ class RoutingSeam(ModelSeam):
                 return CallRecord.failure("MissingKey", str(exc), attempts=0)
         kwargs: dict[str, Any] = {
             **params,
-            "model": target.model,
             "messages": messages,
             "timeout": self.timeout,
             "max_retries": 0,
@@ -143,7 +154,8 @@ class RoutingSeam(ModelSeam):
         if target.input_cost_per_mtok is not None and target.output_cost_per_mtok is not None:
             kwargs.setdefault("input_cost_per_token", target.input_cost_per_mtok / 1e6)
             kwargs.setdefault("output_cost_per_token", target.output_cost_per_mtok / 1e6)
-        paces = {d.name: self.deployment_pace(target, d.name) for d in target.deployments}
+        paces = self.deployment_paces(target)
+        names = {deployment_id(i): d.name for i, d in enumerate(target.deployments)}
         estimate = estimate_tokens(messages, params)
         attempt = waits = 0
         refused: Counter[str] = Counter()
@@ -151,40 +163,57 @@ class RoutingSeam(ModelSeam):
             await wait_for_room(list(paces.values()), estimate)
             failure: Exception | None = None
             response: Any = None
+            rate: RateHeaders = NO_HEADERS
+            error, hinted, pause, cooling = "", None, None, None
+            # The pick is made once a slot is free, so that it is fresh: a deployment that
+            # failed while this request queued is cooling down by then, and not picked.
             async with self._slot(target):
-                started = time.perf_counter()
                 try:
-                    response = await asyncio.wait_for(
-                        router.acompletion(**kwargs), self.timeout + 5
-                    )
+                    picked = await pick(router, target.model, messages, paces, estimate)
                 except Exception as exc:
-                    failure = exc
-                latency = time.perf_counter() - started
-            answer = response if failure is None else failure
-            deployment = answered_by(answer)
-            cooling = None if failure is None or deployment else cooling_down(failure)
+                    picked, failure = "", exc
+                if picked:
+                    ticket = await paces[picked].admit(estimate)
+                    try:
+                        started = time.perf_counter()
+                        try:
+                            response = await asyncio.wait_for(
+                                router.acompletion(model=picked, **kwargs), self.timeout + 5
+                            )
+                        except Exception as exc:
+                            failure = exc
+                        latency = time.perf_counter() - started
+                        if failure is None or (cooling := cooling_down(failure)) is None:
+                            answer = response if failure is None else failure
+                            rate = read_rate_headers(headers_of(answer))
+                        if failure is not None and cooling is None:
+                            error, hinted = classify(failure)
+                            if error == "RateLimited":
+                                refused[names[picked]] += 1
+                                self.rate_limited += 1
+                                if not rate.allowance_known and len(paces) == 1:
+                                    # With several, the Router rests the one that refused
+                                    # and the others go on: the concurrency need not halve.
+                                    self.limit.rate_limited()
+                                if hinted is not None:  # the deployment waits, not the call
+                                    pause = min(hinted, MAX_RETRY_AFTER)
+                    finally:
+                        await paces[picked].settle(ticket, rate, pause)
+                elif failure is not None:
+                    cooling = cooling_down(failure)
             if cooling is not None and waits < MAX_COOLING_WAITS:
                 waits += 1  # nothing was sent: no attempt, no call
                 await asyncio.sleep(min(max(cooling, 0.05), MAX_RETRY_AFTER))
                 continue
+            if not picked:  # the Router had nothing to give, and no wait helped
+                assert failure is not None
+                error = classify(failure)[0]
+                message = redact(str(failure))[:500]
+                return CallRecord.failure(error, message, 0.0, attempt, rate_limited=0)
             attempt += 1
             self.calls_made += 1
-            rate = read_rate_headers(headers_of(answer))
-            error, hinted, pause = "", None, None
             if failure is not None:
-                error, hinted = classify(failure)
-                if error == "RateLimited":
-                    if deployment:
-                        refused[deployment] += 1
-                    self.rate_limited += 1
-                    if not rate.allowance_known:
-                        self.limit.rate_limited()
-                    if hinted is not None:
-                        pause = min(hinted, MAX_RETRY_AFTER)
-            if deployment in paces:
-                await paces[deployment].answered(estimate, rate, pause)
-            if failure is not None:
-                failover = len(paces) > 1 and deployment is not None
+                failover = len(paces) > 1
                 if attempt <= self.max_retries and (
                     error in RETRYABLE or (failover and error in FAILOVER)
                 ):
@@ -206,14 +235,29 @@ class RoutingSeam(ModelSeam):
                     continue
                 if record.error is None:
                     await self.limit.succeeded()
-            record.deployment = deployment
+            record.deployment = names[picked]
             record.refused_by = dict(sorted(refused.items()))
             return record
 
 
+async def pick(
+    router: Any, model: str, messages: list[dict[str, str]], paces: dict[str, Pace], estimate: int
+) -> str:
+    """The Router's pick of a deployment (its id), drawn again (a few times at most) while
+    the pick's own pace has no room for the request and another deployment might."""
+    chosen = ""
+    for _ in range(2 * len(paces)):
+        deployment = await router.select(model, {}, messages=messages)
+        chosen = str(deployment["model_info"]["id"])
+        if paces[chosen].wait_for(estimate) <= 0:
+            break
+    return chosen
+
+
 async def wait_for_room(paces: list[Pace], estimate: int) -> None:
-    """Wait while no deployment has room for a request of `estimate` tokens."""
+    """Wait while no deployment has room for a request of `estimate` tokens until a reset
+    (a deployment that waits for answers on their way is waited for by its own pace)."""
     import asyncio
 
-    while (wait := min(p.wait_for(estimate) for p in paces)) > 0:
+    while 0 < (wait := min(p.wait_for(estimate) for p in paces)) < math.inf:
         await asyncio.sleep(min(wait, MAX_RETRY_AFTER))

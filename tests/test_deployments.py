@@ -217,11 +217,11 @@ def test_a_request_waits_only_while_no_deployment_has_room() -> None:
     async def scenario() -> tuple[float, float]:
         east, west = Pace(), Pace()
         spent = RateHeaders(requests=Allowance(remaining=0, reset=0.3, limit=10))
-        await east.answered(1, spent, None)
+        await east.settle(await east.admit(1), spent, None)
         started = time.monotonic()
         await wait_for_room([east, west], 1)
         one_spent = time.monotonic() - started
-        await west.answered(1, spent, None)
+        await west.settle(await west.admit(1), spent, None)
         started = time.monotonic()
         await wait_for_room([east, west], 1)
         return one_spent, time.monotonic() - started
