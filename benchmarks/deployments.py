@@ -118,7 +118,7 @@ def scenario(
             server.close()
     medians = {
         config: {
-            key: statistics.median(float(r.get(key) or math.nan) for r in group)
+            key: statistics.median(math.nan if r.get(key) is None else float(r[key]) for r in group)
             for key in ("wall", "call_phase", "cpu", "refused")
         }
         | {"exit_codes": sorted({r["exit_code"] for r in group})}

@@ -205,11 +205,14 @@ class RoutingSeam(ModelSeam):
                 waits += 1  # nothing was sent: no attempt, no call
                 await asyncio.sleep(min(max(cooling, 0.05), MAX_RETRY_AFTER))
                 continue
-            if not picked:  # the Router had nothing to give, and no wait helped
+            if cooling is not None or not picked:  # nothing was sent, and no wait helped
                 assert failure is not None
-                error = classify(failure)[0]
-                message = redact(str(failure))[:500]
-                return CallRecord.failure(error, message, 0.0, attempt, rate_limited=0)
+                record = CallRecord.failure(
+                    classify(failure)[0], redact(str(failure))[:500], 0.0, attempt
+                )
+                record.rate_limited = sum(refused.values())
+                record.refused_by = dict(sorted(refused.items()))
+                return record
             attempt += 1
             self.calls_made += 1
             if failure is not None:

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from migrate.llm import CallRecord, Deployment, Target
 from migrate.pacing import Allowance, Pace, RateHeaders
-from migrate.routing import wait_for_room
+from migrate.routing import RoutingSeam, wait_for_room
 from tests.conftest import invoke
 from tests.support.openai_server import Reply, Request, ScriptedServer
 from tests.support.scenarios import candidate, correct, run_dirs, summary_of, write_workspace
@@ -140,6 +141,7 @@ def test_calls_spread_over_both_deployments_and_pool_as_one_model(
     ) in result.stdout.splitlines()
     report = (run_dirs(root)[0] / "report.md").read_text(encoding="utf-8")
     assert f"| openai/cand | east | {east.calls['cand']} | 0 | 0 |" in report
+    assert "| candidate | `openai/cand` on its deployments east, west |" in report
     assert_no_key_anywhere(result, root)
 
 
@@ -229,3 +231,35 @@ def test_a_request_waits_only_while_no_deployment_has_room() -> None:
     one_spent, both_spent = asyncio.run(scenario())
     assert one_spent < 0.05
     assert 0.25 <= both_spent < 2.0  # the reset each stated: 0.3 s
+
+
+def test_a_deployments_rpm_is_honoured_and_the_rest_goes_elsewhere(
+    east: ScriptedServer, west: ScriptedServer
+) -> None:
+    """With an rpm stated, the Router routes by usage and sends a deployment no more than
+    its rpm in a minute; the other deployment takes the rest at once."""
+    east.behaviours.update(cand=correct())
+    west.behaviours.update(cand=correct())
+    target = Target(
+        "openai/cand",
+        deployments=(
+            Deployment("east", east.api_base, "KEY_EAST", rpm=3),
+            Deployment("west", west.api_base, "KEY_WEST", rpm=1000),
+        ),
+    )
+
+    async def scenario() -> list[CallRecord]:
+        seam = RoutingSeam(concurrency=4, timeout=10, max_retries=2)
+        return [
+            await seam.complete(target, [{"role": "user", "content": f"case c{i:03d}"}], {})
+            for i in range(20)
+        ]
+
+    started = time.monotonic()
+    records = asyncio.run(scenario())
+    assert time.monotonic() - started < 50  # nothing waited for east's minute to turn
+    assert all(r.error is None for r in records)
+    assert 1 <= east.calls["cand"] <= 3
+    assert east.calls["cand"] + west.calls["cand"] == 20
+    answered = Counter(r.deployment for r in records)
+    assert answered == {"east": east.calls["cand"], "west": west.calls["cand"]}
