@@ -40,8 +40,9 @@ from run import (  # noqa: E402
     migrate_run_cmd,
     run_settings,
     timeline,
-    write_workspace,
 )
+
+from tests.support.scenarios import write_workspace  # noqa: E402
 
 CONFIGS = ("plain", "routed-one", "routed-two")
 
