@@ -18,6 +18,7 @@ from migrate.pacing import Allowance, Pace, RateHeaders
 from migrate.routing import RoutingSeam, wait_for_room
 from tests.conftest import invoke
 from tests.support.openai_server import Reply, Request, ScriptedServer
+from tests.support.ratelimits import WindowLimit
 from tests.support.scenarios import candidate, correct, run_dirs, summary_of, write_workspace
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
@@ -263,3 +264,28 @@ def test_a_deployments_rpm_is_honoured_and_the_rest_goes_elsewhere(
     assert east.calls["cand"] + west.calls["cand"] == 20
     answered = Counter(r.deployment for r in records)
     assert answered == {"east": east.calls["cand"], "west": west.calls["cand"]}
+
+
+def test_each_deployment_is_paced_by_its_own_allowance_and_its_429s_counted(
+    cli, tmp_path: Path, east: ScriptedServer, west: ScriptedServer
+) -> None:
+    """Each server allows 10 requests a second (OpenAI's headers on every answer, 429 past
+    it); east's allowance also covers the baseline. The run keeps to both, sending the
+    candidate where there is room, and the 429s the summary gives each deployment are the
+    ones that server counted."""
+    east_limit, west_limit = WindowLimit(10, 1.0), WindowLimit(10, 1.0)
+    answer = candidate(wrong=WRONG, chatty=False)
+    east.behaviours.update(good=east_limit.wrap(correct()), cand=east_limit.wrap(answer))
+    west.behaviours.update(cand=west_limit.wrap(answer))
+    root = workspace(tmp_path / "ws", east, west)
+    result = run(cli, root)
+    summary = assert_the_verdict_stands(result, root)
+    sent = sum(east_limit.admitted.values()) + sum(west_limit.admitted.values())
+    refused = sum(east_limit.refused.values()) + sum(west_limit.refused.values())
+    assert refused <= 0.1 * (sent + refused), (east_limit.refused, west_limit.refused)
+    # Both served the candidate; west, whose allowance is the candidate's alone, most of it.
+    assert 1 <= east_limit.admitted["cand"] < west_limit.admitted["cand"]
+    shares = summary["calls"]["deployments"]["openai/cand"]
+    assert shares["east"]["rate_limited"] == east_limit.refused["cand"]
+    assert shares["west"]["rate_limited"] == west_limit.refused["cand"]
+    assert shares["east"]["calls"] + shares["west"]["calls"] == 100
