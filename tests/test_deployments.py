@@ -143,6 +143,8 @@ def test_calls_spread_over_both_deployments_and_pool_as_one_model(
     report = (run_dirs(root)[0] / "report.md").read_text(encoding="utf-8")
     assert f"| openai/cand | east | {east.calls['cand']} | 0 | 0 |" in report
     assert "| candidate | `openai/cand` on its deployments east, west |" in report
+    page = (run_dirs(root)[0] / "report.html").read_text(encoding="utf-8")
+    assert f"<td>openai/cand</td><td>west</td><td>{west.calls['cand']}</td>" in page
     assert_no_key_anywhere(result, root)
 
 
