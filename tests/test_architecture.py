@@ -24,14 +24,14 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",
-        "migrate.llm", "migrate.evals.rundir", "migrate.evals.case", "migrate.evals.prompt",
-        "migrate.evals.chat", "migrate.embeddings",
+        "migrate.llm", "migrate.routing", "migrate.evals.rundir", "migrate.evals.case",
+        "migrate.evals.prompt", "migrate.evals.chat", "migrate.embeddings",
         "migrate.runbooks.merge",
     ),
     (  # reading suites and scoring one output; the run record
         "migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record",
         "migrate.evals.promptfoo", "migrate.evals.suite", "migrate.evals.record_pairs",
-        "migrate.evals.record_cost",
+        "migrate.evals.record_cost", "migrate.evals.record_calls",
     ),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",

@@ -14,8 +14,8 @@ from migrate.evals.progress import progress_for
 from migrate.evals.record_cost import CostEstimate
 from migrate.evals.results import error_breakdown
 from migrate.files import relative_to
-from migrate.llm import ModelSeam
 from migrate.registry.load import load_registry
+from migrate.routing import RoutingSeam
 
 
 def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
@@ -46,6 +46,13 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
     if calls.rate_limited and not outcome.reused:
         refused = ", ".join(f"{model} x{n}" for model, n in calls.rate_limited.items())
         lines.append(f"  rate limited (429, retried): {refused}")
+    for model, shares in calls.deployments.items() if not outcome.reused else ():
+        spread = ", ".join(
+            f"{name} {plural(share.calls, 'call')} "
+            f"({share.errors} failed, {share.rate_limited} refused with 429)"
+            for name, share in shares.items()
+        )
+        lines.append(f"  {model} deployments: {spread}")
     for model, comparison in results.comparisons.items():
         lines.append(
             f"  {model}: {comparison.verdict}: "
@@ -167,7 +174,7 @@ def run(
         options,
         today,
         now=now,
-        make_seam=lambda c, t, r: ModelSeam(concurrency=c, timeout=t, max_retries=r),
+        make_seam=lambda c, t, r: RoutingSeam(concurrency=c, timeout=t, max_retries=r),
         progress=progress_for(progress and not as_json),
         environ=os.environ,
         on_estimate=None if as_json else lambda e: _print_estimate(e, budget),

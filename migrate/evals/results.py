@@ -27,6 +27,7 @@ from migrate.evals.record import (
     Summary,
     Verdict,
 )
+from migrate.evals.record_calls import DeploymentCalls
 from migrate.evals.record_pairs import SimilaritySummary
 from migrate.evals.scoring import CaseResult, score_model
 from migrate.evals.similarity import similarity
@@ -261,6 +262,7 @@ def summarize(
             made_this_time=made_this_time,
             cost=run_cost(journal),
             rate_limited=dict(sorted(refused.items())),
+            deployments=deployment_calls(journal),
         ),
         reproducibility=manifest.reproducibility,
     )
@@ -274,3 +276,20 @@ def run_cost(journal: list[Entry]) -> float | None:
     if any(c is None for c in costs):
         return None
     return sum(c for c in costs if c is not None)
+
+
+def deployment_calls(journal: list[Entry]) -> dict[str, dict[str, DeploymentCalls]]:
+    """Each deployment's calls, errors and 429s, by model, over the calls the run made."""
+    shares: dict[str, dict[str, DeploymentCalls]] = {}
+    for entry in journal:
+        record = entry.record
+        if entry.cached or not (record.deployment or record.refused_by):
+            continue
+        model = shares.setdefault(entry.model, {})
+        if record.deployment:
+            share = model.setdefault(record.deployment, DeploymentCalls())
+            share.calls += 1
+            share.errors += record.error is not None
+        for name, refusals in record.refused_by.items():
+            model.setdefault(name, DeploymentCalls()).rate_limited += refusals
+    return {m: dict(sorted(d.items())) for m, d in sorted(shares.items())}
