@@ -218,6 +218,16 @@ def run_(
             "the last settings.run.cache_max_age_days days.",
         ),
     ] = True,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget",
+            metavar="USD",
+            min=0.0,
+            help="Refuse to start when the estimated cost exceeds this (exit 2); stop calling "
+            "once the spend reaches it (resume with a larger budget).",
+        ),
+    ] = None,
     batch: Annotated[
         bool,
         typer.Option(
@@ -250,6 +260,7 @@ def run_(
             resume=resume,
             new=new,
             use_cache=cache,
+            budget=budget,
             batch=batch,
             progress=progress,
             as_json=json,

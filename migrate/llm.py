@@ -16,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from migrate.pacing import (
@@ -65,6 +65,17 @@ CONFIGURATION_ERRORS = {
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """One place a model answers (a region, a key), as migrate/routing.py routes to it."""
+
+    name: str  # how the journal names it: never a key
+    api_base: str | None = None
+    api_key_env: str | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True)
 class Target:
     """How to reach one model: litellm's name plus the registry's connection details."""
 
@@ -75,6 +86,7 @@ class Target:
     output_cost_per_mtok: float | None = None
     max_concurrency: int | None = None  # a server's own limit, e.g. llama.cpp's slots
     drop_params: bool = False  # litellm drops the params this model does not support
+    deployments: tuple[Deployment, ...] = ()  # several: litellm's Router spreads the calls
 
 
 @dataclass
@@ -91,6 +103,8 @@ class CallRecord:
     error_message: str | None = None
     attempts: int = 1
     rate_limited: int = 0  # attempts the provider refused with 429
+    deployment: str | None = None  # which of the model's deployments gave this result
+    refused_by: dict[str, int] = field(default_factory=dict)  # deployment -> its 429s
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,16 +174,23 @@ def litellm_version() -> str:
 
 def price_per_token(target: Target) -> tuple[float, float] | None:
     """(input, output) USD per token: the registry's prices, else litellm's bundled map."""
+    found = price_for(target, litellm_module().model_cost)
+    return (found[0], found[1]) if found else None
+
+
+def price_for(target: Target, model_cost: dict[str, Any] | None) -> tuple[float, float, str] | None:
+    """(input, output) USD per token and where they come from: the registry's prices when it
+    gives them (a price someone wrote down is never ignored), else `model_cost` (litellm's
+    map); None when neither prices the model."""
     if target.input_cost_per_mtok is not None and target.output_cost_per_mtok is not None:
-        return target.input_cost_per_mtok / 1e6, target.output_cost_per_mtok / 1e6
-    costs = litellm_module().model_cost
+        return target.input_cost_per_mtok / 1e6, target.output_cost_per_mtok / 1e6, "registry"
     provider, _, bare = target.model.partition("/")
-    for name in (target.model, bare):
-        entry = costs.get(name) if name else None
+    for name in (target.model, bare) if model_cost else ():
+        entry = model_cost.get(name) if name and model_cost else None
         if isinstance(entry, dict):
             inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
             if isinstance(inp, int | float) and isinstance(out, int | float):
-                return float(inp), float(out)
+                return float(inp), float(out), "litellm"
     return None
 
 

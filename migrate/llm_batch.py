@@ -36,6 +36,11 @@ Sleep = Callable[[float], Awaitable[None]]
 def provider_of(target: Target) -> str:
     """The litellm provider a target's batches go to; UsageError when it has none here."""
     provider, _, bare = target.model.partition("/")
+    if target.deployments:
+        raise UsageError(
+            f"{target.model}: its calls are routed across deployments, and a batch goes to "
+            "one endpoint; run it without --batch"
+        )
     if target.drop_params:
         raise UsageError(
             f"{target.model}: drop_params is set, and a batch's requests are sent as written "

@@ -313,6 +313,11 @@ class Pace:
         self.in_flight += 1
         return Ticket(self.spent.requests, self.spent.tokens)
 
+    async def answered(self, estimate: int, rate: RateHeaders, pause: float | None) -> None:
+        """Count a request sent without admission, whose holder was known only once it was
+        answered (a router chose the deployment), and learn from its answer."""
+        await self.settle(self._spend(estimate), rate, pause)
+
     async def settle(self, ticket: Ticket, rate: RateHeaders, pause: float | None) -> None:
         """An admitted request ended: learn from its headers; `pause` after a refusal holds
         every request of the model that long."""

@@ -293,7 +293,13 @@ IMPORT_PROBE = textwrap.dedent(
 
 @pytest.mark.parametrize(
     ("args", "code"),
-    [(["check"], 0), (["check", "--json"], 0), (["--help"], 0), (["status", "--json"], 0)],
+    [
+        (["check"], 0),
+        (["check", "--json"], 0),
+        (["--help"], 0),
+        (["status", "--json"], 0),
+        (["plan", "--json", "--no-write"], 0),  # its cost estimate included
+    ],
 )
 def test_planning_commands_never_import_litellm(
     example_workspace: Path, args: list[str], code: int

@@ -114,9 +114,13 @@ def test_the_registrys_judge_and_embedding_model_grade_and_cost_the_run(
     assert sorted({e["model"] for e in grades}) == ["openai/emb", "openai/judge"]
     assert sum(e["model"] == "openai/judge" for e in grades) == 12
     assert sum(e["model"] == "openai/emb" for e in grades) == 12
-    assert server.calls["judge"] == 12 and server.calls["emb"] == 12
-    # c003: the good answer and the expected text, then the expected text beside the wrong one
-    assert server.embedded["answer-c003"] == 3 and server.embedded[WRONG] == 1
+    # and one more embedding request: the answer similarity of the one pair that differs
+    similar = [e for e in entries if e["kind"] == "similar"]
+    assert [(e["model"], e["case"]) for e in similar] == [("openai/emb", "case-4")]
+    assert server.calls["judge"] == 12 and server.calls["emb"] == 13
+    # c003: the good answer and the expected text, then the expected text beside the wrong
+    # one; then both answers for their similarity
+    assert server.embedded["answer-c003"] == 4 and server.embedded[WRONG] == 2
 
     # The run's cost is every call's at the registry's prices; a model's is its own answers'.
     prices = {

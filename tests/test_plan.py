@@ -377,6 +377,7 @@ def test_human_output_lists_what_is_due(cli: CliRunner, workspace: dict[str, Any
         "window",
         "deadline",
         "owners",
+        "cost",
         "runbook",
     ]
     row = next(line for line in lines if line.startswith("legacy-tagger"))

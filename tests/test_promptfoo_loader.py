@@ -214,6 +214,14 @@ def test_list_vars_expand_with_stable_ids(tmp_path: Path) -> None:
             "tests:\n  - providerOutput: hi\n",
             "s.yaml:2: tests[0].providerOutput: 'providerOutput' is not supported here",
         ),
+        (
+            "tests:\n  - assert:\n      - {type: contains, value: '{{ env.ORG_NAME }}'}\n",
+            "s.yaml:3: tests[0].assert[0].value: '{{ env.… }}' reads the environment",
+        ),
+        (
+            "tests:\n  - vars:\n      token: '{{env.API_TOKEN}}'\n",
+            "s.yaml:3: tests[0].vars.token: '{{ env.… }}' reads the environment",
+        ),
     ],
 )
 def test_what_is_not_understood_is_refused_with_file_line_and_key(

@@ -313,6 +313,54 @@ ERROR_CASES: list[tuple[str, Callable[[], str | bytes], int | None, str, str]] =
         "extra.again",
         "refers to a value that contains it",
     ),
+    (
+        "deployment-unknown-key",
+        lambda: replace(
+            BASE,
+            "  openai/gpt-5.4: {}\n",
+            "  openai/gpt-5.4:\n    deployments:\n"
+            '      - {api_base: "http://127.0.0.1:1/v1", region: eu}\n',
+        ),
+        11,
+        'models["openai/gpt-5.4"].deployments[0].region',
+        "unknown key (expected one of: name, api_base, api_key_env, rpm, tpm)",
+    ),
+    (
+        "deployment-says-nowhere",
+        lambda: replace(
+            BASE,
+            "  openai/gpt-5.4: {}\n",
+            "  openai/gpt-5.4:\n    deployments:\n      - {api_key_env: KEY_A}\n"
+            "      - {rpm: 10}\n",
+        ),
+        12,
+        'models["openai/gpt-5.4"].deployments[1]',
+        "a deployment names its api_base, its api_key_env, or both",
+    ),
+    (
+        "deployments-alike",
+        lambda: replace(
+            BASE,
+            "  openai/gpt-5.4: {}\n",
+            '  openai/gpt-5.4:\n    api_base: "http://127.0.0.1:1/v1"\n    deployments:\n'
+            "      - {api_key_env: KEY_A}\n      - {api_key_env: KEY_A, rpm: 5}\n",
+        ),
+        11,
+        'models["openai/gpt-5.4"].deployments',
+        "two deployments are both called 'KEY_A': give each a distinct name",
+    ),
+    (
+        "deployment-key-not-a-name",
+        lambda: replace(
+            BASE,
+            "  openai/gpt-5.4: {}\n",
+            "  openai/gpt-5.4:\n    deployments:\n"
+            "      - {api_key_env: sk-proj-abcdefghijklmnopqrstuvwx}\n",
+        ),
+        11,
+        'models["openai/gpt-5.4"].deployments[0].api_key_env',
+        "expected the name of an environment variable, never the key",
+    ),
 ]
 
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from typer.testing import CliRunner
 
 from migrate.evals.similarity import chrf
+from tests.conftest import invoke
+from tests.support.openai_server import Reply, Request, ScriptedServer
+from tests.support.scenarios import case_of, correct, run_dirs, summary_of, write_workspace
 
 
 @pytest.mark.parametrize(
@@ -31,3 +39,79 @@ def test_a_paraphrase_is_closer_than_a_different_answer() -> None:
     close = "We sent your 40 euro refund to the card you paid with."
     other = "Sorry, I could not find that order."
     assert chrf(base, close) > chrf(base, other)
+
+
+# --- by meaning: the registry's embedding model, end to end ------------------------------------
+
+NO_COST_GATE = {"cost_increase": "null"}  # the other wording is longer, so dearer
+COSINES = {"c006": 0.65, "c007": 0.05, "c008": -0.8, "c009": 0.96}  # the rest answer alike
+
+
+@pytest.fixture
+def embedding_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
+    monkeypatch.setenv("TEST_LLM_KEY", "sk-test-similarity")
+
+    def candidate(request: Request) -> Reply:
+        case = case_of(request)
+        return Reply(text=f"In other words, {case}." if case in COSINES else f"answer-{case}")
+
+    # Unit vectors: the baseline's answer along x, the candidate's at the planned cosine.
+    vectors = {f"answer-{case}": [1.0, 0.0] for case in COSINES}
+    for case, cos in COSINES.items():
+        vectors[f"In other words, {case}."] = [cos, math.sqrt(1 - cos * cos)]
+    with ScriptedServer({"good": correct(), "cand": candidate}, vectors=vectors) as server:
+        yield server
+
+
+def test_with_an_embedding_model_similarity_is_the_cosine_of_the_answers(
+    cli: CliRunner, tmp_path: Path, embedding_server: ScriptedServer
+) -> None:
+    server = embedding_server
+    root = write_workspace(
+        tmp_path / "ws",
+        server.api_base,
+        cases=10,
+        checks="[{type: not_refusal}]",
+        gates=NO_COST_GATE,  # the wording differs, the answers are all fine
+        extra_models=f'  openai/emb: {{api_base: "{server.api_base}", api_key_env: TEST_LLM_KEY}}',
+    )
+    registry = root / "models.yaml"
+    registry.write_text(
+        registry.read_text().replace("settings:\n", "settings:\n  embedding_model: openai/emb\n"),
+        encoding="utf-8",
+    )
+    first = invoke(cli, "run", "dep", "--no-progress", cwd=root)
+    assert first.exit_code in (0, 3), first.output
+    # Four pairs differ, each embedded once in one request; identical answers are not sent.
+    assert sum(server.embedded.values()) == 8
+    assert set(server.embedded) == {f"answer-{c}" for c in COSINES} | {
+        f"In other words, {c}." for c in COSINES
+    }
+    similarity = summary_of(run_dirs(root)[0])["candidates"]["openai/cand"]["similarity"]
+    assert similarity["metric"] == "cosine similarity of openai/emb's embeddings"
+    assert similarity["cases"] == 10 and similarity["unmeasured"] == 0
+    # By hand: six answers alike (1 each) and the four planned cosines, over ten cases.
+    assert similarity["mean"] == pytest.approx((6 + 0.65 + 0.05 - 0.8 + 0.96) / 10)
+    assert similarity["histogram"] == [2, 0, 0, 0, 0, 0, 1, 0, 0, 7]
+    assert [(d["case"], d["similarity"]) for d in similarity["least_similar"]] == [
+        ("c008", -0.8), ("c007", 0.05), ("c006", 0.65), ("c009", 0.96),
+    ]  # fmt: skip
+    second = invoke(cli, "run", "dep", "--no-progress", cwd=root)
+    assert second.exit_code == first.exit_code
+    assert sum(server.embedded.values()) == 8  # served from the journal's cache
+
+
+def test_without_an_embedding_model_similarity_stays_chrf(
+    cli: CliRunner, tmp_path: Path, embedding_server: ScriptedServer
+) -> None:
+    root = write_workspace(
+        tmp_path / "ws",
+        embedding_server.api_base,
+        cases=10,
+        checks="[{type: not_refusal}]",
+        gates=NO_COST_GATE,
+    )
+    assert invoke(cli, "run", "dep", "--no-progress", cwd=root).exit_code in (0, 3)
+    similarity = summary_of(run_dirs(root)[0])["candidates"]["openai/cand"]["similarity"]
+    assert similarity["metric"].startswith("chrF")
+    assert sum(embedding_server.embedded.values()) == 0

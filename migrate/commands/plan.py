@@ -15,13 +15,14 @@ from migrate.console import print_json, say, table
 from migrate.errors import ExitCode
 from migrate.evals.rundir import runbook_path
 from migrate.files import relative_to
+from migrate.runbooks.estimate import SuiteCache, dependency_cost
 from migrate.runbooks.writer import Runbook, RunbookStatus, build_runbooks, write_runbooks
 from migrate.schedule.due import Due, Plan, default_quarter, plan_quarter
 from migrate.schedule.quarters import Quarter
 from migrate.workspace import Workspace, open_workspace
 
 
-def _row(due: Due, runbook: str, status: RunbookStatus) -> dict[str, Any]:
+def _row(due: Due, runbook: str, status: RunbookStatus, cost: dict[str, Any]) -> dict[str, Any]:
     # An urgent dependency is due now: no window (null), only its latest safe date.
     return {
         "dependency": due.dependency,
@@ -35,6 +36,7 @@ def _row(due: Due, runbook: str, status: RunbookStatus) -> dict[str, Any]:
         "retires": due.retires,
         "owners": list(due.owners),
         "runbook_status": status,
+        "estimated_cost": cost,
     }
 
 
@@ -44,7 +46,12 @@ def run(
     ws = open_workspace(registry_path, today)
     target = Quarter.parse(quarter) if quarter else default_quarter(today, ws.registry)
     plan = plan_quarter(ws.registry, ws.facts, today, target)
-    runbooks = build_runbooks(ws, plan, quarter_given=quarter is not None) if write else []
+    suites: SuiteCache = {}
+    costs = {d.dependency: dependency_cost(ws.registry, d.dependency, suites).to_json()
+             for d in plan.due}  # fmt: skip
+    runbooks = (
+        build_runbooks(ws, plan, quarter_given=quarter is not None, costs=costs) if write else []
+    )
     if write:
         write_runbooks(runbooks)
     status = {r.dependency: r.status for r in runbooks if r.due}
@@ -53,6 +60,7 @@ def run(
             due,
             runbook_path(plan.filed_under(due), due.dependency),
             status.get(due.dependency, RunbookStatus.NOT_WRITTEN),
+            costs[due.dependency],
         )
         for due in plan.due
     ]
@@ -84,6 +92,13 @@ def _window_cell(row: dict[str, Any]) -> str:
     if row["urgent"]:
         return "none: due now"
     return f"{row['window_start']}..{row['window_end']}"
+
+
+def _cost_cell(cost: dict[str, Any]) -> str:
+    usd = cost["usd"]
+    if usd is None:
+        return "unknown"
+    return f"${usd:.4f}" if usd == 0 or usd >= 0.01 else f"${usd:.6f}"
 
 
 def _print_plan(
@@ -119,6 +134,7 @@ def _print_plan(
                     "window",
                     "deadline",
                     "owners",
+                    "cost",
                     "runbook",
                 ],  # fmt: skip
                 [
@@ -130,6 +146,7 @@ def _print_plan(
                         _window_cell(r),
                         r["deadline"],
                         ", ".join(r["owners"]),
+                        _cost_cell(r["estimated_cost"]),
                         r["runbook"],
                     ]
                     for r in rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 from migrate.console import plural, print_json, say
@@ -12,10 +13,11 @@ from migrate.evals.batch import BatchPending, describe_batches
 from migrate.evals.flow import Clock, RunOutcome, run_dependency
 from migrate.evals.inputs import RunOptions
 from migrate.evals.progress import progress_for
+from migrate.evals.record_cost import CostEstimate
 from migrate.evals.results import error_breakdown
 from migrate.files import relative_to
-from migrate.llm import ModelSeam
 from migrate.registry.load import load_registry
+from migrate.routing import RoutingSeam
 
 
 def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
@@ -46,6 +48,13 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
     if calls.rate_limited and not outcome.reused:
         refused = ", ".join(f"{model} x{n}" for model, n in calls.rate_limited.items())
         lines.append(f"  rate limited (429, retried): {refused}")
+    for model, shares in calls.deployments.items() if not outcome.reused else ():
+        spread = ", ".join(
+            f"{name} {plural(share.calls, 'call')} "
+            f"({share.errors} failed, {share.rate_limited} refused with 429)"
+            for name, share in shares.items()
+        )
+        lines.append(f"  {model} deployments: {spread}")
     for model, comparison in results.comparisons.items():
         lines.append(
             f"  {model}: {comparison.verdict}: "
@@ -66,8 +75,69 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
             f"  drift: {plural(len(drift.changed), 'case')} changed outcome on "
             f"{results.baseline} since run {drift.previous_run}"
         )
+    cost = outcome.summary.cost
+    if cost is not None and not outcome.reused:
+        lines.append(f"  spent: {usd(cost.spent)} (estimated {usd(_estimated(cost.estimate))})")
+    if outcome.stopped:
+        run_id = outcome.run_dir.name
+        lines.append(
+            f"Stopped: {outcome.stopped}, before the calls of "
+            f"{plural(_unfinished(outcome), 'case')}; nothing more was called. Resume with "
+            f"`migrate run {outcome.summary.dependency} "
+            f"--resume {run_id} --budget USD` and a larger budget."
+        )
+        return lines
     lines.append(f"Report: {relative_to(outcome.run_dir / 'report.md', workspace)}")
     return lines
+
+
+def _estimated(estimate: CostEstimate | None) -> float | None:
+    if estimate is None or estimate.cost is None:
+        return None
+    return estimate.cost + estimate.already_spent
+
+
+def _unfinished(outcome: RunOutcome) -> int:
+    suite = outcome.summary.suite
+    finished = len(outcome.results.by_model[outcome.results.baseline])
+    return (suite.cases if suite else finished) - finished
+
+
+def usd(value: float | None) -> str:
+    """Dollars to four decimals; a sum under a cent to six, so it never reads as $0.0000."""
+    if value is None:
+        return "unknown"
+    return f"${value:.4f}" if value == 0 or value >= 0.01 else f"${value:.6f}"
+
+
+def estimate_lines(estimate: CostEstimate, budget: float | None) -> list[str]:
+    """The estimate `migrate run` prints before its first call."""
+    spent = f", {usd(estimate.already_spent)} already spent" if estimate.already_spent else ""
+    limit = f"; budget {usd(budget)}" if budget is not None else ""
+    lines = [
+        f"Estimate: {plural(estimate.calls, 'call')}, {estimate.input_tokens:,} input tokens, "
+        f"{usd(estimate.cost)} expected, at most {usd(estimate.cost_max)}{spent}{limit} "
+        f"(tokens by {estimate.tokens_counted_by})"
+    ]
+    for row in estimate.models:
+        output = (
+            f"{row.output_tokens_expected:,.0f} output tokens expected"
+            if row.output_tokens_expected is not None
+            else f"{row.output_tokens_max:,} output tokens at most"
+            if row.output_tokens_max is not None
+            else "output tokens unbounded (no max_tokens)"
+        )
+        price = f", price from {row.price_source}" if row.price_source else ", no price"
+        lines.append(
+            f"  {row.model} ({row.role}): {plural(row.calls, 'call')}, "
+            f"{row.input_tokens:,} input tokens, {output}: {usd(row.cost)}{price}"
+        )
+    return lines
+
+
+def _print_estimate(estimate: CostEstimate, budget: float | None) -> None:
+    # On stderr, like the progress: stdout is the run's account, which scripts read.
+    sys.stderr.write("\n".join(estimate_lines(estimate, budget)) + "\n")
 
 
 def run(
@@ -83,6 +153,7 @@ def run(
     resume: str | None,
     new: bool,
     use_cache: bool,
+    budget: float | None,
     batch: bool,
     progress: bool,
     as_json: bool,
@@ -99,6 +170,7 @@ def run(
         resume=resume,
         new=new,
         use_cache=use_cache,
+        budget=budget,
         batch=batch,
     )
     try:
@@ -107,9 +179,10 @@ def run(
             options,
             today,
             now=now,
-            make_seam=lambda c, t, r: ModelSeam(concurrency=c, timeout=t, max_retries=r),
+            make_seam=lambda c, t, r: RoutingSeam(concurrency=c, timeout=t, max_retries=r),
             progress=progress_for(progress and not as_json),
             environ=os.environ,
+            on_estimate=None if as_json else lambda e: _print_estimate(e, budget),
         )
     except BatchPending as pending:
         if as_json:
@@ -125,6 +198,7 @@ def run(
                 "run_dir": relative_to(outcome.run_dir, Path.cwd()),
                 "reused": outcome.reused,
                 "resumed": outcome.resumed,
+                "stopped": outcome.stopped,
             }
         )
     else:

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from migrate.evals.grading import GRADE, GRADER_PARAMS, Graders, grade_extra, replay
+from migrate.evals.grading import EMBEDDING, GRADE, GRADER_PARAMS, Graders, grade_extra, replay
 from migrate.evals.inputs import RunInputs
 from migrate.evals.journal import read_journal, request_hash
 from migrate.evals.judge import (
@@ -23,6 +23,7 @@ from migrate.evals.promptfoo.seams import call_facts
 from migrate.evals.record import Entry, EntryKey, read_manifest, try_read
 from migrate.evals.rundir import JOURNAL_FILE
 from migrate.evals.runner import CallSpec
+from migrate.evals.similarity import SIMILAR, similarity_texts
 from migrate.llm import CallRecord
 
 
@@ -134,6 +135,48 @@ def grade_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallS
                             embedding=step.messages is None,
                         )
                     )
+    return specs
+
+
+def similarity_specs(inputs: RunInputs, entries: dict[EntryKey, Entry]) -> list[CallSpec]:
+    """One embedding request per candidate answer whose baseline answer differs from it
+    (identical answers are similar by definition) and whose similarity is not journaled:
+    both answers in one request, so their vectors come from the same call."""
+    manifest = inputs.manifest
+    embedder = manifest.graders.get(EMBEDDING)
+    if embedder is None:
+        return []
+    params = manifest.model_params.get(embedder.model, {})
+    specs = []
+    for case in inputs.cases:
+        for sample in range(manifest.samples):
+            base = entries.get(("generate", manifest.baseline.model, case.id, sample, ""))
+            if base is None or base.record.error is not None:
+                continue
+            for target in manifest.candidates:
+                if (SIMILAR, embedder.model, case.id, sample, target.model) in entries:
+                    continue
+                cand = entries.get(("generate", target.model, case.id, sample, ""))
+                if cand is None or cand.record.error is not None:
+                    continue
+                texts = similarity_texts(base.record.text or "", cand.record.text or "")
+                if texts is None:
+                    continue
+                request_params = {**params, "input": texts}
+                request = request_hash(embedder.model, embedder.api_base, [], request_params, 0)
+                specs.append(
+                    CallSpec(
+                        SIMILAR,
+                        embedder,
+                        case.id,
+                        sample,
+                        target.model,
+                        [],
+                        request_params,
+                        request,
+                        embedding=True,
+                    )  # fmt: skip
+                )
     return specs
 
 

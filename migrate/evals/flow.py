@@ -24,6 +24,7 @@ from migrate.evals.calls import (
     generation_specs,
     grade_specs,
     judge_specs,
+    similarity_specs,
     started_at,
 )
 from migrate.evals.grading import MAX_STEPS, Graders
@@ -39,9 +40,18 @@ from migrate.evals.record import (
     try_read,
     write_summary,
 )
+from migrate.evals.record_cost import CostEstimate
 from migrate.evals.results import Results, evaluate, summarize
 from migrate.evals.rundir import JOURNAL_FILE, MANIFEST_FILE, SUMMARY_FILE
 from migrate.evals.runner import Breaker, CallCounts, CallSpec, Progress, execute
+from migrate.evals.spend import (
+    estimate_before_calls,
+    pending_cases,
+    recorded,
+    refuse_over_budget,
+    run_cost,
+    stop_at_budget,
+)
 from migrate.files import relative_to
 from migrate.llm import CONFIGURATION_ERRORS, CallRecord, ModelSeam, Target
 from migrate.llm_batch import BatchSeam, provider_of
@@ -59,6 +69,7 @@ class RunOutcome:
     reused: bool  # an identical finished run was found: no call was made
     resumed: bool
     counts: CallCounts
+    stopped: str | None = None  # why the run stopped before its last call (--budget)
 
 
 def run_dependency(
@@ -70,6 +81,7 @@ def run_dependency(
     make_seam: Callable[[int, float, int], ModelSeam],
     progress: Progress,
     environ: Mapping[str, str],
+    on_estimate: Callable[[CostEstimate], None] | None = None,
 ) -> RunOutcome:
     root = registry.root
     settings = registry.settings.run
@@ -106,9 +118,14 @@ def run_dependency(
             raise UsageError(
                 "no call made: " + ("\n  " if len(problems) > 1 else "") + "\n  ".join(problems)
             )
+        done = load_entries(run_dir / JOURNAL_FILE) if run_dir else {}
+        estimate = estimate_before_calls(inputs, done, existing, run_dir)
+        if on_estimate is not None:
+            on_estimate(estimate)
+        refuse_over_budget(estimate, options.budget)
         batch = options.batch or settings.batch
         if batch:
-            _batch_preflight(inputs)
+            _batch_preflight(inputs, options)
         if run_dir is None:
             run_dir = _start(registry, inputs, now())
         # Batches out: they are collected, never called again synchronously.
@@ -126,6 +143,7 @@ def run_dependency(
         )
         counts = CallCounts()
         journal = JournalWriter(run_dir / JOURNAL_FILE)
+        breaker = Breaker(budget=options.budget, spent=estimate.already_spent)
         try:
             if batch:
                 report = asyncio.run(
@@ -145,15 +163,29 @@ def run_dependency(
                     raise BatchPending(run_dir, report)
             else:
                 asyncio.run(
-                    _call_everything(inputs, run_dir, journal, seam, cache, progress, now, counts)
+                    _call_everything(
+                        inputs, run_dir, journal, seam, cache, progress, now, counts, breaker
+                    )
                 )
         finally:
             journal.close()
             progress.finish()
+        entries = list(read_journal(run_dir / JOURNAL_FILE))
+        volume = registry.dependencies[options.dependency].volume
+        cost = run_cost(inputs, entries, estimate, options.budget, volume)
+        pending: set[str] = set()  # cases with a call not made: the budget stopped the run
+        if breaker.over_budget:
+            pending = pending_cases(inputs, load_entries(run_dir / JOURNAL_FILE))
+        if pending:
+            reached = _restricted(inputs, pending)
+            results = stop_at_budget(evaluate_run(run_dir, reached, root), cost, pending)
+            summary = summarize(reached.manifest, results, entries, now(), counts.made)
+            summary.cost = cost
+            why = f"the spend ${cost.spent or 0:.6f} reached the budget ${options.budget:.6f}"
+            return RunOutcome(run_dir, results, summary, False, resumed, counts, stopped=why)
         results = evaluate_run(run_dir, inputs, root)
-        summary = summarize(
-            inputs.manifest, results, list(read_journal(run_dir / JOURNAL_FILE)), now(), counts.made
-        )
+        summary = summarize(inputs.manifest, results, entries, now(), counts.made)
+        summary.cost = cost
         write_outputs(run_dir, inputs, results, summary, root)
         return RunOutcome(run_dir, results, summary, reused=False, resumed=resumed, counts=counts)
 
@@ -164,15 +196,26 @@ def _targets(inputs: RunInputs) -> list[Target]:
     return [manifest.baseline, *manifest.candidates, *judge]
 
 
-def _batch_preflight(inputs: RunInputs) -> None:
+def _batch_preflight(inputs: RunInputs, options: RunOptions) -> None:
     """Every model of a batch run has a batch API here (UsageError otherwise), no call made."""
     for target in _targets(inputs):
         provider_of(target)
+    if options.budget is not None:  # the estimate is checked; a batch cannot stop half way
+        raise UsageError(
+            "--budget stops a run as its spend reaches the budget, and a batch cannot be "
+            "stopped half way; run with --batch or with --budget, not both"
+        )
     if any(needs_judge(check) for checks in inputs.checks_for.values() for check in checks):
         raise UsageError(
             f"{inputs.manifest.dependency}: promptfoo's model-graded assertions are graded one "
             "conversation step at a time, which batch mode does not do; run it without --batch"
         )
+
+
+def _restricted(inputs: RunInputs, pending: set[str]) -> RunInputs:
+    """The inputs of the cases every call of which is made."""
+    cases = [c for c in inputs.cases if c.id not in pending]
+    return RunInputs(inputs.manifest, cases, inputs.messages, inputs.checks_for)
 
 
 def _resumable(root: Path, existing: list[Path], options: RunOptions) -> Path:
@@ -235,8 +278,8 @@ async def _call_everything(
     progress: Progress,
     now: Clock,
     counts: CallCounts,
+    breaker: Breaker,
 ) -> None:
-    breaker = Breaker()
     entries = load_entries(run_dir / JOURNAL_FILE)
     specs = generation_specs(inputs, set(entries))
     models = inputs.manifest.models
@@ -244,8 +287,10 @@ async def _call_everything(
     done = {m: sum(1 for k in entries if k[0] == "generate" and k[1] == m) for m in models}
     progress.start("generate", {m: total for m in models}, done)
     await _canary_first(specs, journal, seam, cache, progress, now, counts, breaker)
-    if breaker.stopped:
-        return  # a model was stopped: the run cannot be judged, so judging it costs for nothing
+    if breaker.stopped or breaker.over_budget:
+        # A model was stopped: the run cannot be judged, so judging it costs for nothing; or
+        # the budget is spent: no call is made, judges included.
+        return
     entries = load_entries(run_dir / JOURNAL_FILE)
     judges = judge_specs(inputs, entries)
     if judges:
@@ -266,6 +311,10 @@ async def _call_everything(
             totals[spec.model] = totals.get(spec.model, 0) + 1
         progress.start("grade", totals, {m: 0 for m in totals})
         await _canary_first(grades, journal, seam, cache, progress, now, counts, breaker)
+    similar = similarity_specs(inputs, load_entries(run_dir / JOURNAL_FILE))
+    if similar:  # the answers' embeddings, when the registry names an embedding model
+        progress.start("similarity", {similar[0].model: len(similar)}, {similar[0].model: 0})
+        await _canary_first(similar, journal, seam, cache, progress, now, counts, breaker)
 
 
 async def _canary_first(
@@ -361,13 +410,15 @@ def rerender(run_dir: Path, workspace_root: Path, now: Clock) -> RunOutcome:
     results = evaluate_run(run_dir, inputs, workspace_root)
     previous = try_read(read_summary, run_dir)
     finished = _finished_at(previous.finished_at) if previous else None
+    entries = list(read_journal(run_dir / JOURNAL_FILE))
     summary = summarize(
         inputs.manifest,
         results,
-        list(read_journal(run_dir / JOURNAL_FILE)),
+        entries,
         finished or now(),
         previous.calls.made_this_time if previous else 0,
     )
+    summary.cost = recorded(inputs, entries, previous.cost if previous else None)
     write_outputs(run_dir, inputs, results, summary, workspace_root)
     return RunOutcome(run_dir, results, summary, reused=True, resumed=False, counts=CallCounts())
 

@@ -33,7 +33,7 @@ from migrate.evals.record import (
 )
 from migrate.evals.suite import load_suite
 from migrate.files import relative_to
-from migrate.llm import Target
+from migrate.llm import Deployment, Target
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency
 from migrate.schedule.due import is_urgent
@@ -55,6 +55,7 @@ class RunOptions:
     resume: str | None = None
     new: bool = False
     use_cache: bool = True
+    budget: float | None = None  # USD: refuse a run estimated above it, stop one that reaches it
     batch: bool = False  # through the providers' batch APIs (or settings.run.batch)
 
 
@@ -119,12 +120,28 @@ def target_of(registry: Registry, model: str) -> Target:
         output_cost_per_mtok=entry.output_cost_per_mtok,
         max_concurrency=entry.max_concurrency,
         drop_params=entry.drop_params,
+        deployments=tuple(
+            Deployment(
+                name=redact(d.label),
+                api_base=d.api_base or entry.api_base,
+                api_key_env=d.api_key_env or entry.api_key_env,
+                rpm=d.rpm,
+                tpm=d.tpm,
+            )
+            for d in entry.deployments
+        ),
     )
 
 
 def _stored(target: Target) -> Target:
     """A target as a run records it: a key that slipped into a URL never reaches a file."""
-    return dataclasses.replace(target, api_base=redact(target.api_base or "") or None)
+    deployments = tuple(
+        dataclasses.replace(d, api_base=redact(d.api_base or "") or None)
+        for d in target.deployments
+    )
+    return dataclasses.replace(
+        target, api_base=redact(target.api_base or "") or None, deployments=deployments
+    )
 
 
 def _missing_graders(registry: Registry, graded: list[tuple[int, CheckSpec]]) -> str | None:
@@ -290,12 +307,22 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
             )
         judge = target_of(registry, registry.settings.judge_model)
     graders = grader_targets(registry, inputs.checks_for)
+    if registry.settings.embedding_model and candidates:  # answer similarity by meaning
+        graders[EMBEDDING] = target_of(registry, registry.settings.embedding_model)
+    for name, target in graders.items():
+        if target.deployments and (name == EMBEDDING or name.startswith("embedding:")):
+            raise UsageError(
+                f"{registry.display_path()}:{registry.line_of('models', target.model)}: "
+                f"models.{target.model}.deployments: deployments route completions only; "
+                "an embedding model needs one endpoint (api_base and api_key_env)"
+            )
     if registry.settings.judge_model and judge_grades(inputs.checks_for):
         judge = target_of(registry, registry.settings.judge_model)
     targets = [target_of(registry, m) for m in [dependency.model, *candidates]]
     for target in [*targets, *([judge] if judge else []), *graders.values()]:
-        if target.api_key_env:
-            register_secret_env(target.api_key_env)
+        for variable in {target.api_key_env, *(d.api_key_env for d in target.deployments)}:
+            if variable:
+                register_secret_env(variable)
     manifest = Manifest(
         dependency=options.dependency,
         quarter=str(run_quarter(today, registry, options.dependency)),

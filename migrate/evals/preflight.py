@@ -70,6 +70,13 @@ def _provider_problem(use: ModelUse) -> str | None:
 
 def _key_problem(use: ModelUse, environ: Mapping[str, str]) -> str | None:
     target = use.target
+    for deployment in target.deployments:  # each deployment's own key (or the model's)
+        alone = Target(target.model, deployment.api_base, deployment.api_key_env)
+        problem = _key_problem(ModelUse(alone, use.params, use.role), environ)
+        if problem:
+            return f"deployment '{deployment.name}': {problem}"
+    if target.deployments:
+        return None
     if target.api_key_env:
         if environ.get(target.api_key_env):
             return None

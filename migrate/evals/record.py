@@ -20,6 +20,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from migrate.errors import ExitCode, UsageError
 from migrate.evals.case import Case, check_from_json, check_identity
+from migrate.evals.record_calls import DeploymentCalls
+from migrate.evals.record_cost import RunCost
 from migrate.evals.record_pairs import PairwiseSummary, SimilaritySummary
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
 from migrate.files import write_atomic
@@ -136,8 +138,9 @@ class Manifest(_Record):
                 del data[added]
         data["checks"] = [check_identity(c) for c in data["checks"]]
         for target in [data["baseline"], *data["candidates"], data["judge"]]:
-            if target and not target["drop_params"]:
-                del target["drop_params"]
+            for name in ("drop_params", "deployments"):
+                if target and not target[name]:
+                    del target[name]
         return data
 
 
@@ -192,10 +195,9 @@ class Entry(BaseModel):
 
     def to_line(self) -> bytes:
         data = self.model_dump()
-        if not data["record"].get("rate_limited"):
-            # Written only when a call was refused: a line without it reads as 0, and the
-            # journals of earlier versions are written back byte for byte.
-            del data["record"]["rate_limited"]
+        for name in ("rate_limited", "deployment", "refused_by"):
+            if not data["record"][name]:  # written when set: earlier journals stay byte for byte
+                del data["record"][name]
         line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
         try:
             return line.encode()
@@ -315,6 +317,7 @@ class Calls(_Record):
     cost: float | None = None  # USD of the calls made, judges' and graders' too; see results
     # Requests refused with 429, by model: every model called, the judge included.
     rate_limited: dict[str, int] = Field(default_factory=dict)
+    deployments: dict[str, dict[str, DeploymentCalls]] = Field(default_factory=dict)
 
 
 class Summary(_Record):
@@ -336,6 +339,7 @@ class Summary(_Record):
     drift: Drift = Field(default_factory=Drift)
     outcomes: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     calls: Calls = Field(default_factory=Calls)
+    cost: RunCost | None = None  # estimate, spend, projected monthly cost (record_cost.py)
     reproducibility: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -54,6 +54,7 @@ class SimilaritySummary(_Record):
 
     metric: str
     cases: int = 0
+    unmeasured: int = 0  # answer pairs whose embedding request failed (left out)
     mean: float | None = None
     quantiles: dict[str, float] = Field(default_factory=dict)  # p10, p25, p50, p75, p90
     histogram: list[int] = Field(default_factory=list)  # cases per tenth, 0-0.1 ... 0.9-1

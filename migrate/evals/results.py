@@ -12,7 +12,7 @@ from typing import Any
 
 from migrate.console import plural
 from migrate.evals.case import Case, CheckSpec
-from migrate.evals.grading import Graders
+from migrate.evals.grading import EMBEDDING, Graders
 from migrate.evals.metrics import model_metrics
 from migrate.evals.pairwise import Preference, preference
 from migrate.evals.record import (
@@ -27,6 +27,7 @@ from migrate.evals.record import (
     Summary,
     Verdict,
 )
+from migrate.evals.record_calls import DeploymentCalls
 from migrate.evals.record_pairs import SimilaritySummary
 from migrate.evals.scoring import CaseResult, score_model
 from migrate.evals.similarity import similarity
@@ -186,6 +187,8 @@ def evaluate(
     else:
         verdict = max((c.verdict for c in comparisons.values()), key=lambda v: RANK[v])
     previous_run, previous_outcomes = previous_baseline or (None, None)
+    embedding = graders.named.get(EMBEDDING) if graders is not None else None
+    embedder = embedding.model if embedding is not None else None
     return Results(
         baseline=baseline,
         candidates=candidates,
@@ -198,7 +201,8 @@ def evaluate(
         drift=drift(previous_run, previous_outcomes, by_model[baseline]),
         preferences=preferences,
         similarity={
-            m: similarity(baseline, m, by_model[baseline], samples, entries) for m in candidates
+            m: similarity(baseline, m, by_model[baseline], samples, entries, embedder)
+            for m in candidates
         },
     )
 
@@ -258,6 +262,7 @@ def summarize(
             made_this_time=made_this_time,
             cost=run_cost(journal),
             rate_limited=dict(sorted(refused.items())),
+            deployments=deployment_calls(journal),
         ),
         reproducibility=manifest.reproducibility,
     )
@@ -271,3 +276,20 @@ def run_cost(journal: list[Entry]) -> float | None:
     if any(c is None for c in costs):
         return None
     return sum(c for c in costs if c is not None)
+
+
+def deployment_calls(journal: list[Entry]) -> dict[str, dict[str, DeploymentCalls]]:
+    """Each deployment's calls, errors and 429s, by model, over the calls the run made."""
+    shares: dict[str, dict[str, DeploymentCalls]] = {}
+    for entry in journal:
+        record = entry.record
+        if entry.cached or not (record.deployment or record.refused_by):
+            continue
+        model = shares.setdefault(entry.model, {})
+        if record.deployment:
+            share = model.setdefault(record.deployment, DeploymentCalls())
+            share.calls += 1
+            share.errors += record.error is not None
+        for name, refusals in record.refused_by.items():
+            model.setdefault(name, DeploymentCalls()).rate_limited += refusals
+    return {m: dict(sorted(d.items())) for m, d in sorted(shares.items())}

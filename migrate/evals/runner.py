@@ -75,8 +75,17 @@ class Breaker:
     threshold: int = 5
     streaks: dict[str, tuple[str, int]] = field(default_factory=dict)  # model -> class, count
     stopped: dict[str, str] = field(default_factory=dict)  # model -> why
+    # --budget: USD the run may spend, and what it has (calls in flight when it is reached
+    # still finish and count); no call starts once the spend reaches the budget.
+    budget: float | None = None
+    spent: float = 0.0
+
+    @property
+    def over_budget(self) -> bool:
+        return self.budget is not None and self.spent >= self.budget
 
     def observe(self, model: str, record: CallRecord) -> None:
+        self.spent += record.cost or 0.0
         if record.error not in STOPPING:  # success, or a failure that belongs to its case
             self.streaks.pop(model, None)
             return
@@ -123,6 +132,8 @@ async def execute(
 
     async def worker() -> None:
         for spec in queue:  # workers share one iterator: each spec is taken exactly once
+            if breaker.over_budget:
+                continue  # not made: the journal shows what is missing, a resume makes it
             if spec.model in breaker.stopped:
                 counts.not_attempted[spec.model] = counts.not_attempted.get(spec.model, 0) + 1
                 progress.advance(spec.model, error=True)

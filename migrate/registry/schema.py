@@ -211,6 +211,38 @@ class Settings(Strict):
         return ZoneInfo(self.timezone)
 
 
+class Deployment(Strict):
+    """One place a model answers (a region, a key): calls spread over a model's deployments
+    through litellm's Router, and fail over from one that errors to another."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    api_base: str | None = None  # else the model's api_base
+    api_key_env: str | None = None  # else the model's api_key_env
+    rpm: int | None = Field(default=None, ge=1, description="requests per minute it allows")
+    tpm: int | None = Field(default=None, ge=1, description="tokens per minute it allows")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        return Model._env_name(value)  # the model's own rule: a variable's name, never a key
+
+    @field_validator("api_base")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return Model._url(value)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Deployment:
+        if self.api_base is None and self.api_key_env is None:
+            raise ValueError("a deployment names its api_base, its api_key_env, or both")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How the journal and the reports name it: never a key, only where it is."""
+        return self.name or self.api_base or self.api_key_env or ""
+
+
 class Model(Strict):
     deprecated: dt.date | None = None
     retires: dt.date | None = None
@@ -227,6 +259,9 @@ class Model(Strict):
     # temperature, say); drop_params lets litellm drop what the model does not support.
     params: dict[str, Any] = Field(default_factory=dict)
     drop_params: bool = False
+    # Several places the model answers, routed by litellm's Router; each inherits the
+    # model's api_base and api_key_env where it names none.
+    deployments: list[Deployment] = Field(default_factory=list)
 
     @field_validator("api_key_env")
     @classmethod
@@ -242,6 +277,17 @@ class Model(Strict):
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://\S+$", value):
             raise ValueError("expected an http(s) URL")
+        return value
+
+    @field_validator("deployments")
+    @classmethod
+    def _distinct(cls, value: list[Deployment]) -> list[Deployment]:
+        labels = [d.label for d in value]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(
+                f"two deployments are both called '{twice[0]}': give each a distinct name"
+            )
         return value
 
     _dates = field_validator("deprecated", "retires", mode="before")(_iso_date)
@@ -314,6 +360,7 @@ class Dependency(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     eval: EvalSuite | None = None
     gates: Gates = Gates()
+    volume: int | None = Field(default=None, ge=0)  # requests per month: projected cost
 
     @field_validator("owners")
     @classmethod

@@ -205,6 +205,45 @@ def suite_health_at_run(
     )
 
 
+def cost_context(summary: Summary, baseline: str) -> dict[str, Any] | None:
+    """The report's cost section: estimate against spend, and each model's projected monthly
+    cost with its change from the current model's and its cost tail."""
+    cost = summary.cost
+    if cost is None:
+        return None
+    estimate = cost.estimate
+    current = next((p for p in cost.projections if p.model == baseline), None)
+    rows = []
+    for p in cost.projections:
+        change = None
+        if p.model != baseline and current is not None:
+            if p.monthly_cost is not None and current.monthly_cost is not None:
+                change = p.monthly_cost - current.monthly_cost
+        rows.append({**p.model_dump(), "change": change, "current": p.model == baseline})
+    return {
+        "estimated": (estimate.cost + estimate.already_spent)
+        if estimate and estimate.cost is not None
+        else None,
+        "cost_max": estimate.cost_max if estimate else None,
+        "calls": estimate.calls if estimate else None,
+        "counted_by": estimate.tokens_counted_by if estimate else None,
+        "spent": cost.spent,
+        "budget": cost.budget,
+        "volume": cost.volume,
+        "projections": rows,
+    }
+
+
+def signed_money(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"+${value:,.2f}" if value >= 0 else f"-${-value:,.2f}"
+
+
+def monthly(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
 def report_context(
     inputs: RunInputs, results: Results, summary: Summary, health: SuiteHealth | None = None
 ) -> dict[str, Any]:
@@ -264,6 +303,7 @@ def report_context(
         "suite_health": health,
         "suite_lines": suite_lines(health),
         "suite_as_of": day.isoformat() if (day := run_day(inputs, summary)) else None,
+        "cost": cost_context(summary, results.baseline),
     }
 
 
@@ -286,6 +326,8 @@ def write_reports(
         ("percent", percent),
         ("seconds", seconds),
         ("money", money),
+        ("monthly", monthly),
+        ("signed_money", signed_money),
     ):
         environment.filters[name] = function
     health = suite_health_at_run(run_dir, inputs, summary, workspace_root)

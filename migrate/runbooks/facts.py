@@ -125,6 +125,7 @@ def runbook_context(
     quarter_given: bool = False,
     filed_under: Quarter | None = None,
     elsewhere: str | None = None,
+    cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The template context of `due`'s runbook (documented in templates/README.md).
 
@@ -259,6 +260,7 @@ def runbook_context(
         },
         "last_run": (None if last_run is None else _run(last_run, _relative(last_run, ws))),
         "gates": gates_in_words(dep.gates),
+        "cost": cost,  # DependencyCost.to_json(): the estimated cost, the projected monthly
         "commands": {
             "run": f"migrate run {dep_id}{registry_option}",
             "report": report_command,

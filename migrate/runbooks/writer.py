@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from migrate.cases.health import SuiteHealth, suite_health
 from migrate.errors import InputError, UsageError
@@ -101,9 +102,16 @@ def _no_longer_due(ws: Workspace, plan: Plan, due_paths: set[Path]) -> list[tupl
     return found
 
 
-def build_runbooks(ws: Workspace, plan: Plan, *, quarter_given: bool = False) -> list[Runbook]:
+def build_runbooks(
+    ws: Workspace,
+    plan: Plan,
+    *,
+    quarter_given: bool = False,
+    costs: dict[str, dict[str, Any]] | None = None,
+) -> list[Runbook]:
     """Render and merge every due dependency's runbook, and refresh those no longer due, in
-    memory; `quarter_given` tells whether `--quarter` was given (the runbooks say so)."""
+    memory; `quarter_given` tells whether `--quarter` was given (the runbooks say so);
+    `costs`: each due dependency's estimated cost (runbooks.estimate)."""
     templates = templates_for(ws.root)
     sizes: dict[str, SuiteSize] = {}
 
@@ -133,6 +141,7 @@ def build_runbooks(ws: Workspace, plan: Plan, *, quarter_given: bool = False) ->
             quarter_given=quarter_given,
             filed_under=filed_under,
             elsewhere=elsewhere,
+            cost=(costs or {}).get(due.dependency) if due.reasons else None,
         )
         return templates.render(RUNBOOK_TEMPLATE, context)
 

@@ -53,6 +53,7 @@ class Request:
     messages: list[dict[str, Any]]
     body: dict[str, Any]
     attempt: int  # 1 for the first time this exact request is seen, 2 for a retry...
+    authorization: str = ""  # the Authorization header it came with ("Bearer <key>")
 
     @property
     def user(self) -> str:
@@ -156,7 +157,13 @@ class ScriptedServer:
                 {"error": {"message": f"model {model} not found", "type": "invalid_request_error"}},
                 status=404,
             )
-        request = Request(model=model, messages=body.get("messages", []), body=body, attempt=0)
+        request = Request(
+            model=model,
+            messages=body.get("messages", []),
+            body=body,
+            attempt=0,
+            authorization=http.headers.get("Authorization", ""),
+        )
         with self._lock:
             self.calls[model] += 1
             self.attempts[request.key()] += 1

@@ -95,7 +95,24 @@ def spec_of(
     )
 
 
+_ENVIRONMENT = re.compile(r"\{[{%]-?[^}]*\benv\b")
+
+
+def refuse_environment(value: Any, origin: Origin, where: KeyPath) -> None:
+    """promptfoo fills `{{ env.NAME }}` from the environment; migrate does not (a key would
+    reach the reports), and rendering it empty would misread the test: refuse it."""
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(t, str) and _ENVIRONMENT.search(t) for t in texts):
+        raise origin.fail(
+            where,
+            "'{{ env.… }}' reads the environment, which migrate never passes into a suite "
+            "(a key could reach a report): write the value out",
+        )
+
+
 def check_value(base: str, value: Any, origin: Origin, where: KeyPath, root_folder: Path) -> Any:
+    if base not in {"python", "javascript"}:
+        refuse_environment(value, origin, where)
     if isinstance(value, str) and value.startswith("file://"):
         if base in {"python", "javascript"}:
             return _script_file(base, value, origin, where, root_folder)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from migrate.evals.promptfoo import jsengine
+from migrate.evals.promptfoo.specs import refuse_environment
 from migrate.evals.promptfoo.testfiles import Origin, resolve_files
 from migrate.evals.promptfoo.yaml12 import parse_yaml12
 from migrate.yamlsource import KeyPath, read_text_limited
@@ -55,6 +56,7 @@ def expand(
 ) -> list[dict[str, Any]]:
     combinations: list[dict[str, Any]] = [{}]
     for key, value in variables.items():
+        refuse_environment(value, origin, (*where, key))
         if isinstance(value, str) and value.startswith("file://"):
             values: list[Any] = [
                 f"file://{p}"

@@ -1,0 +1,155 @@
+"""What a due dependency's run should cost this quarter, for `migrate plan` and its runbook,
+and what the switch would cost a month, from the dependency's last finished run.
+
+Planning never imports litellm (seconds of startup), so tokens are counted by the
+documented approximation (evals/cost.py) and prices are the registry's
+`input_cost_per_mtok` / `output_cost_per_mtok`, else the ones the dependency's latest run
+recorded (litellm's map, as `migrate run` found it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrate.errors import InputError, UsageError
+from migrate.evals.cost import (
+    Planned,
+    Price,
+    TokenCounter,
+    approximate_tokens,
+    estimate_calls,
+    expected_outputs,
+    recorded_prices,
+)
+from migrate.evals.inputs import JUDGED_CHECKS, SuiteInputs, suite_inputs, target_of
+from migrate.evals.judge import judge_params
+from migrate.evals.record import read_summary, try_read
+from migrate.evals.record_cost import CostEstimate, Projection, RunCost
+from migrate.evals.rundir import finished_runs
+from migrate.llm import price_for
+from migrate.registry.load import Registry
+from migrate.registry.schema import Dependency
+
+
+@dataclass
+class DependencyCost:
+    estimate: CostEstimate | None = None
+    problem: str | None = None  # why there is no estimate
+    volume: int | None = None
+    projections: list[Projection] = field(default_factory=list)  # from the last run
+    last_run: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """`plan --json`'s `estimated_cost` of one due dependency."""
+        estimate = self.estimate
+        return {
+            "usd": estimate.cost if estimate else None,
+            "usd_max": estimate.cost_max if estimate else None,
+            "calls": estimate.calls if estimate else None,
+            "input_tokens": estimate.input_tokens if estimate else None,
+            "tokens_counted_by": estimate.tokens_counted_by if estimate else None,
+            "unknown": (estimate.unknown if estimate else None) or None,
+            "problem": self.problem,
+            "volume": self.volume,
+            "monthly": {p.model: p.monthly_cost for p in self.projections} or None,
+            "from_run": self.last_run,
+        }
+
+
+def _latest_cost(registry: Registry, dep_id: str) -> tuple[str | None, RunCost | None]:
+    for run_dir in reversed(finished_runs(registry.root, dep_id)):
+        summary = try_read(read_summary, run_dir)
+        if summary is not None and summary.cost is not None:
+            return summary.run_id, summary.cost
+    return None, None
+
+
+SuiteKey = tuple[str, tuple[str, ...], str]
+SuiteCache = dict[SuiteKey, "SuiteInputs | str"]  # rendered suites, or why one cannot be
+
+
+def _suite(registry: Registry, dependency: Dependency, suites: SuiteCache) -> SuiteInputs | str:
+    """A dependency's rendered suite, once per plan for every dependency that shares it."""
+    assert dependency.eval is not None
+    checks = json.dumps([c.model_dump(mode="json") for c in dependency.eval.checks])
+    key = (dependency.eval.cases, tuple(dependency.prompt_files), checks)
+    if key not in suites:
+        try:
+            suites[key] = suite_inputs(registry, dependency, None)
+        except InputError as exc:
+            suites[key] = f"the suite cannot run: {exc.problems[0].message}"
+        except UsageError as exc:
+            suites[key] = exc.message
+        except ImportError as exc:  # a suite whose JavaScript needs an engine not installed
+            suites[key] = f"the suite cannot be rendered here: {exc}"
+    return suites[key]
+
+
+def dependency_cost(
+    registry: Registry, dep_id: str, suites: SuiteCache | None = None
+) -> DependencyCost:
+    """The estimated cost of `dep_id`'s full run, as `migrate run` would make it."""
+    dependency = registry.dependencies[dep_id]
+    run_id, previous = _latest_cost(registry, dep_id)
+    projections = []
+    if previous is not None and dependency.volume is not None:
+        projections = [
+            p.model_copy(
+                update={
+                    "monthly_cost": p.cost_per_request * dependency.volume
+                    if p.cost_per_request is not None
+                    else None
+                }
+            )
+            for p in previous.projections
+        ]
+    found = DependencyCost(volume=dependency.volume, projections=projections, last_run=run_id)
+    if dependency.eval is None:
+        found.problem = "no eval suite"
+        return found
+    suite = _suite(registry, dependency, {} if suites is None else suites)
+    if isinstance(suite, str):
+        found.problem = suite
+        return found
+    models = [dependency.model, *dependency.candidates]
+    judged = {s.type for specs in suite.checks_for.values() for s in specs} & JUDGED_CHECKS
+    judge = registry.settings.judge_model if judged else None
+    if judged and judge is None:
+        found.problem = "the suite needs settings.judge_model"
+        return found
+    recorded = recorded_prices(previous)
+    prices: dict[str, Price | None] = {}
+    for model in [*models, *([judge] if judge else [])]:
+        registered = price_for(target_of(registry, model), None)
+        prices[model] = Price(*registered) if registered else recorded.get(model)
+    planned = Planned(
+        cases=suite.cases,
+        messages=suite.messages,
+        checks_for=suite.checks_for,
+        models=models,
+        params={m: {**dependency.params, **registry.model(m).params} for m in models},
+        samples=dependency.eval.samples,
+        judge_model=judge,
+        judge_params=judge_params({judge: registry.model(judge).params}, judge) if judge else {},
+    )
+    found.estimate = estimate_calls(
+        planned, set(), prices, expected_outputs(previous), _counter(suite)
+    )
+    return found
+
+
+def _counter(suite: SuiteInputs) -> TokenCounter:
+    """The approximation, counted once per message list of a shared suite."""
+    counted: dict[int, int] = {}
+    by_id = {id(m): m for m in suite.messages.values()}
+
+    def count(model: str, messages: list[dict[str, str]]) -> int:
+        if id(messages) not in by_id:  # a judge's prompt: built for this call
+            return approximate_tokens(model, messages)
+        if id(messages) not in counted:
+            counted[id(messages)] = approximate_tokens(model, messages)
+        return counted[id(messages)]
+
+    return count
