@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrate.errors import InfrastructureError, UsageError
-from migrate.llm import RETRYABLE, CallRecord, Target, classify, litellm_module
+from migrate.llm import CallRecord, Target, litellm_module
+from migrate.provider_errors import RETRYABLE, classify
 from migrate.secrets import redact
 
 ENDPOINT = "/v1/chat/completions"

@@ -32,16 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from migrate.llm import (
-    CONFIGURATION_ERRORS,
-    MAX_RETRY_AFTER,
-    RETRYABLE,
-    CallRecord,
-    ModelSeam,
-    Target,
-    classify,
-    litellm_module,
-)
+from migrate.llm import MAX_RETRY_AFTER, CallRecord, ModelSeam, Target, litellm_module
 from migrate.pacing import (
     NO_HEADERS,
     Pace,
@@ -50,6 +41,7 @@ from migrate.pacing import (
     headers_of,
     read_rate_headers,
 )
+from migrate.provider_errors import CONFIGURATION_ERRORS, RETRYABLE, classify
 from migrate.secrets import redact
 
 COOLDOWN = 5.0  # seconds a failed deployment rests when its answer named no Retry-After

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.errors", "migrate.files", "migrate.secrets", "migrate.console",
         "migrate.yamlsource", "migrate.templating", "migrate.evals.stats", "migrate.evals.power",
         "migrate.evals.progress", "migrate.history.git", "migrate.lifecycle.names",
-        "migrate.pacing", "migrate.yamlcache",
+        "migrate.pacing", "migrate.yamlcache", "migrate.provider_errors",
     ),
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",
@@ -32,7 +32,8 @@ LAYERS: list[tuple[str, ...]] = [
     (  # reading suites and scoring one output; the run record
         "migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record",
         "migrate.evals.promptfoo", "migrate.evals.suite", "migrate.evals.record_pairs",
-        "migrate.evals.record_cost", "migrate.evals.record_calls", "migrate.evals.record_batch",
+        "migrate.evals.record_cost", "migrate.evals.record_calls", "migrate.evals.record_metrics",
+        "migrate.evals.record_batch",
     ),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",

@@ -53,8 +53,9 @@ from migrate.evals.spend import (
     stop_at_budget,
 )
 from migrate.files import relative_to
-from migrate.llm import CONFIGURATION_ERRORS, CallRecord, ModelSeam, Target
+from migrate.llm import CallRecord, ModelSeam, Target
 from migrate.llm_batch import BatchSeam, provider_of
+from migrate.provider_errors import CONFIGURATION_ERRORS
 from migrate.registry.load import Registry
 from migrate.reports import write_reports
 

@@ -22,6 +22,10 @@ from migrate.errors import ExitCode, UsageError
 from migrate.evals.case import Case, check_from_json, check_identity
 from migrate.evals.record_calls import DeploymentCalls
 from migrate.evals.record_cost import RunCost
+from migrate.evals.record_metrics import GateResult as GateResult
+from migrate.evals.record_metrics import ModelMetrics as ModelMetrics
+from migrate.evals.record_metrics import PassRateDiff as PassRateDiff
+from migrate.evals.record_metrics import Settlement as Settlement
 from migrate.evals.record_pairs import PairwiseSummary, SimilaritySummary
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
 from migrate.files import write_atomic
@@ -225,64 +229,6 @@ class Models(_Record):
 class SuiteSummary(SuiteRef):
     cases_in_file: int = 0
     samples: int = 1
-
-
-class ModelMetrics(_Record):
-    cases: int
-    samples: int
-    scored: int
-    errors: int
-    error_rate: float
-    errors_by_class: dict[str, int]
-    # The provider's own words: the first message of each error class (keys redacted).
-    error_messages: dict[str, str] = Field(default_factory=dict)
-    pass_rate: float | None
-    pass_rate_low: float | None
-    pass_rate_high: float | None
-    refusal_rate: float | None
-    json_valid_rate: float | None
-    output_tokens_median: float | None
-    output_tokens_p95: float | None
-    output_chars_median: float | None
-    latency_p50: float | None
-    latency_p95: float | None
-    cost_total: float | None
-    cost_per_case: float | None
-    cost_known: bool
-    calls_cached: int
-    # Requests the provider refused with 429 (retries included) in the calls this run made to
-    # the model, judge calls included; calls served from the cache are not counted.
-    rate_limited: int = 0
-
-
-class GateResult(_Record):
-    name: str
-    threshold: float | None
-    observed: float | None
-    status: str  # holds | broken | unclear | not measured
-    detail: str
-
-
-class PassRateDiff(_Record):
-    estimate: float | None
-    low: float | None
-    high: float | None
-    method: str
-    mcnemar_exact_p: float | None = None
-    bootstrap_low: float | None = None  # written by version 1 runs with K > 1; now null
-    bootstrap_high: float | None = None
-    level: float = 0.95  # of low..high: lower when Holm's adjustment across candidates applies
-    p_value: float | None = None  # score test of "difference = -margin"
-    adjusted_p_value: float | None = None  # Holm's, across `adjusted_across` candidates
-    adjusted_across: int = 1
-
-
-class Settlement(_Record):  # how large a suite would settle an unclear pass-rate gate
-    direction: str  # holds | broken: the side of the margin the observed rates are on
-    at_observed_rates: int  # the smallest suite whose interval clears at exactly these rates
-    chance_at_observed_rates: float  # that a suite of that size, drawn at them, settles it
-    for_even_chance: int | None  # the smallest that settles it at least half the time
-    for_likely: int | None  # ... at least 80% of the time (None: no suite size does)
 
 
 class CandidateSummary(_Record):

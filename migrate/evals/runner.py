@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from migrate.embeddings import embed
 from migrate.evals.journal import JournalWriter
 from migrate.evals.record import Entry
-from migrate.llm import CONFIGURATION_ERRORS, RETRYABLE, CallRecord, ModelSeam, Target
+from migrate.llm import CallRecord, ModelSeam, Target
+from migrate.provider_errors import CONFIGURATION_ERRORS, RETRYABLE
 
 STOPPING = RETRYABLE | CONFIGURATION_ERRORS  # failures that say every call will fail alike
 
