@@ -126,7 +126,7 @@ ERROR_CASES: list[tuple[str, Callable[[], str | bytes], int | None, str, str]] =
         19,
         "dependencies.billing-summarizer.colour",
         "unknown key (expected one of: description, model, candidates, owners, prompt, params, "
-        "eval, gates)",
+        "eval, gates, volume)",
     ),
     (
         "unknown-settings-key",

@@ -75,6 +75,7 @@ def test_migrate_report_rescores_a_stored_run_to_its_stated_outcomes(
         "made_this_time": 9,
         "rate_limited": {},
         "cost": 0.0,  # every stored call cost nothing
+        "deployments": {},  # no model has several
     }
     # Every key of the stored version 1 summary is written again; later fields come beside.
     for key in ("metrics", "candidates"):
