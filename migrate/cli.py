@@ -218,6 +218,14 @@ def run_(
             "the last settings.run.cache_max_age_days days.",
         ),
     ] = True,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Run every case, even where a sequential run would stop once the verdict is "
+            "settled [default: settings.run.sequential].",
+        ),
+    ] = False,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")
     ] = True,
@@ -241,6 +249,7 @@ def run_(
             resume=resume,
             new=new,
             use_cache=cache,
+            full=full,
             progress=progress,
             as_json=json,
             now=now,

@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.errors", "migrate.files", "migrate.secrets", "migrate.console",
         "migrate.yamlsource", "migrate.templating", "migrate.evals.stats", "migrate.evals.power",
         "migrate.evals.progress", "migrate.history.git", "migrate.lifecycle.names",
+        "migrate.evals.stages",
         "migrate.pacing", "migrate.yamlcache",
     ),
     (  # the registry and what follows from it without history
@@ -31,13 +32,14 @@ LAYERS: list[tuple[str, ...]] = [
     (  # reading suites and scoring one output; the run record
         "migrate.evals.checks", "migrate.evals.judge", "migrate.evals.record",
         "migrate.evals.promptfoo", "migrate.evals.suite", "migrate.evals.record_pairs",
+        "migrate.evals.record_stages",
     ),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
         "migrate.evals.verdict", "migrate.evals.results", "migrate.evals.inputs",
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
         "migrate.evals.preflight", "migrate.evals.pairwise", "migrate.evals.similarity",
-        "migrate.cases",
+        "migrate.cases", "migrate.evals.sequential",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together

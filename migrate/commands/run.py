@@ -81,6 +81,7 @@ def run(
     resume: str | None,
     new: bool,
     use_cache: bool,
+    full: bool,
     progress: bool,
     as_json: bool,
     now: Clock,
@@ -96,6 +97,7 @@ def run(
         resume=resume,
         new=new,
         use_cache=use_cache,
+        full=full,
     )
     outcome = run_dependency(
         registry,

@@ -23,6 +23,7 @@ from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, wr
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
 from migrate.evals.preflight import model_uses, preflight
 from migrate.evals.record import (
+    Entry,
     Summary,
     Verdict,
     read_manifest,
@@ -30,9 +31,12 @@ from migrate.evals.record import (
     try_read,
     write_summary,
 )
+from migrate.evals.record_stages import Stopping
 from migrate.evals.results import Results, evaluate, summarize
 from migrate.evals.rundir import JOURNAL_FILE, MANIFEST_FILE, SUMMARY_FILE
 from migrate.evals.runner import Breaker, CallCounts, CallSpec, Progress, execute
+from migrate.evals.sequential import CallStage, run_stages, stopping
+from migrate.evals.stages import ALPHA
 from migrate.files import relative_to
 from migrate.llm import CONFIGURATION_ERRORS, CallRecord, ModelSeam
 from migrate.registry.load import Registry
@@ -111,17 +115,20 @@ def run_dependency(
         )
         counts = CallCounts()
         journal = JournalWriter(run_dir / JOURNAL_FILE)
-        try:
-            asyncio.run(
-                _call_everything(inputs, run_dir, journal, seam, cache, progress, now, counts)
+
+        async def call_stage(part: RunInputs) -> bool:
+            return await _call_everything(
+                part, run_dir, journal, seam, cache, progress, now, counts
             )
+
+        try:
+            results, stopped = _looks(run_dir, inputs, root, call_stage)
         finally:
             journal.close()
             progress.finish()
-        results = evaluate_run(run_dir, inputs, root)
-        summary = summarize(
-            inputs.manifest, results, list(read_journal(run_dir / JOURNAL_FILE)), now(), counts.made
-        )
+        journaled = list(read_journal(run_dir / JOURNAL_FILE))
+        summary = summarize(inputs.manifest, results, journaled, now(), counts.made)
+        summary.stopping = stopped(journaled)
         write_outputs(run_dir, inputs, results, summary, root)
         return RunOutcome(run_dir, results, summary, reused=False, resumed=resumed, counts=counts)
 
@@ -186,7 +193,8 @@ async def _call_everything(
     progress: Progress,
     now: Clock,
     counts: CallCounts,
-) -> None:
+) -> bool:
+    """Every call `inputs` still misses; False when a model was stopped (the breaker)."""
     breaker = Breaker()
     entries = load_entries(run_dir / JOURNAL_FILE)
     specs = generation_specs(inputs, set(entries))
@@ -196,7 +204,7 @@ async def _call_everything(
     progress.start("generate", {m: total for m in models}, done)
     await _canary_first(specs, journal, seam, cache, progress, now, counts, breaker)
     if breaker.stopped:
-        return  # a model was stopped: the run cannot be judged, so judging it costs for nothing
+        return False  # a model was stopped: the run cannot be judged, judging costs for nothing
     entries = load_entries(run_dir / JOURNAL_FILE)
     judges = judge_specs(inputs, entries)
     if judges:
@@ -204,6 +212,7 @@ async def _call_everything(
         already = sum(1 for k in entries if k[0] == "judge")
         progress.start("judge", {judge_model: len(judges) + already}, {judge_model: already})
         await _canary_first(judges, journal, seam, cache, progress, now, counts, breaker)
+    return not breaker.stopped
 
 
 async def _canary_first(
@@ -249,8 +258,29 @@ def previous_baseline(
     return None
 
 
-def evaluate_run(run_dir: Path, inputs: RunInputs, workspace_root: Path) -> Results:
-    """Score and compare everything the journal holds (no model call)."""
+def _looks(
+    run_dir: Path, inputs: RunInputs, root: Path, call_stage: CallStage | None
+) -> tuple[Results, Callable[[list[Entry]], Stopping | None]]:
+    """The calls and the verdict, stage by stage for a sequential run (`call_stage` None:
+    replayed from the journal alone); and how to state where it stopped."""
+    plan = inputs.manifest.sequential
+    if plan is None:
+        if call_stage is not None:
+            asyncio.run(call_stage(inputs))
+        return evaluate_run(run_dir, inputs, root), lambda _: None
+
+    def look(part: RunInputs, alpha: float) -> Results:
+        return evaluate_run(run_dir, part, root, alpha)
+
+    outcome = asyncio.run(run_stages(inputs, plan, look, call_stage))
+    return outcome.results, lambda entries: stopping(plan, outcome, entries, len(inputs.cases))
+
+
+def evaluate_run(
+    run_dir: Path, inputs: RunInputs, workspace_root: Path, alpha: float = ALPHA
+) -> Results:
+    """Score and compare everything the journal holds for `inputs`' cases (no model call),
+    the margin tests at two-sided error `alpha`."""
     manifest = inputs.manifest
     run_dirs = rundir.dependency_runs(workspace_root, manifest.dependency)
     return evaluate(
@@ -266,6 +296,7 @@ def evaluate_run(run_dir: Path, inputs: RunInputs, workspace_root: Path) -> Resu
         previous_baseline=previous_baseline(run_dirs, run_dir, manifest.baseline.model),
         messages=inputs.messages,
         params={m: manifest.params_for(m) for m in manifest.models},
+        alpha=alpha,
     )
 
 
@@ -279,7 +310,7 @@ def write_outputs(
 def _reuse(run_dir: Path, workspace_root: Path) -> RunOutcome:
     """An identical run finished recently: re-render its reports, make no call."""
     inputs = read_inputs(run_dir)
-    results = evaluate_run(run_dir, inputs, workspace_root)
+    results, _ = _looks(run_dir, inputs, workspace_root, None)
     summary = read_summary(run_dir)
     write_reports(run_dir, inputs, results, summary, workspace_root)
     return RunOutcome(run_dir, results, summary, reused=True, resumed=False, counts=CallCounts())
@@ -290,16 +321,18 @@ def rerender(run_dir: Path, workspace_root: Path, now: Clock) -> RunOutcome:
     if not (run_dir / MANIFEST_FILE).exists():
         raise UsageError(f"{run_dir}: no {MANIFEST_FILE} here; not a run directory")
     inputs = read_inputs(run_dir)
-    results = evaluate_run(run_dir, inputs, workspace_root)
+    results, stopped = _looks(run_dir, inputs, workspace_root, None)
     previous = try_read(read_summary, run_dir)
     finished = _finished_at(previous.finished_at) if previous else None
+    journaled = list(read_journal(run_dir / JOURNAL_FILE))
     summary = summarize(
         inputs.manifest,
         results,
-        list(read_journal(run_dir / JOURNAL_FILE)),
+        journaled,
         finished or now(),
         previous.calls.made_this_time if previous else 0,
     )
+    summary.stopping = stopped(journaled)
     write_outputs(run_dir, inputs, results, summary, workspace_root)
     return RunOutcome(run_dir, results, summary, reused=True, resumed=False, counts=CallCounts())
 

@@ -29,11 +29,13 @@ from migrate.evals.record import (
     write_cases,
     write_manifest,
 )
+from migrate.evals.record_stages import StagePlan
+from migrate.evals.stages import look_alphas, plan_stages, seed_of
 from migrate.evals.suite import load_suite
 from migrate.files import relative_to
 from migrate.llm import Target
 from migrate.registry.load import Registry
-from migrate.registry.schema import Dependency
+from migrate.registry.schema import Dependency, Gates
 from migrate.schedule.quarters import Quarter, migration_window, next_window
 from migrate.secrets import redact, register_secret_env
 
@@ -52,6 +54,7 @@ class RunOptions:
     resume: str | None = None
     new: bool = False
     use_cache: bool = True
+    full: bool = False  # every case, even where a sequential run would stop early
 
 
 @dataclass
@@ -265,8 +268,18 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
         max_error_rate=registry.settings.run.max_error_rate,
     )
     prepared = RunInputs(manifest, inputs.cases, inputs.messages, inputs.checks_for)
+    if registry.settings.run.sequential and not options.full and manifest.candidates:
+        manifest.sequential = stage_plan(prepared.identity(), len(inputs.cases), manifest.gates)
     manifest.inputs_sha256 = prepared.identity()
     return prepared
+
+
+def stage_plan(identity: str, cases: int, gates: Gates) -> StagePlan | None:
+    """The stages of a sequential run; None where one stage is all a suite can use."""
+    stages = plan_stages(cases, gates.pass_rate_drop)
+    if len(stages) < 2:
+        return None
+    return StagePlan(seed=seed_of(identity), stages=stages, alphas=look_alphas(len(stages)))
 
 
 def write_inputs(run_dir: Path, inputs: RunInputs) -> None:

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from migrate.errors import ExitCode, UsageError
 from migrate.evals.case import Case, check_from_json, check_identity
 from migrate.evals.record_pairs import PairwiseSummary, SimilaritySummary
+from migrate.evals.record_stages import StagePlan, Stopping
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
 from migrate.files import write_atomic
 from migrate.llm import CallRecord, Target
@@ -116,6 +117,7 @@ class Manifest(_Record):
     run_id: str = ""
     started_at: str = ""
     reproducibility: dict[str, Any] = Field(default_factory=dict)
+    sequential: StagePlan | None = None  # None: the whole suite in one stage
 
     @property
     def models(self) -> list[str]:
@@ -127,7 +129,7 @@ class Manifest(_Record):
     def identity(self) -> dict[str, Any]:
         """The fields that decide the calls and the verdict (not when or where it ran)."""
         exclude = {"inputs_sha256", "quarter", "run_id", "started_at", "reproducibility"}
-        data = self.model_dump(exclude=exclude)
+        data = self.model_dump(exclude=exclude | ({"sequential"} if not self.sequential else set()))
         # Fields added after version 1 count only when set, so a version 1 run keeps its
         # identity (and is still served from the cache).
         if not data["model_params"]:
@@ -332,6 +334,7 @@ class Summary(_Record):
     outcomes: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     calls: Calls = Field(default_factory=Calls)
     reproducibility: dict[str, Any] = Field(default_factory=dict)
+    stopping: Stopping | None = None  # a sequential run: where it stopped
 
 
 # --- signoff.json --------------------------------------------------------------------------

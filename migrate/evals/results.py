@@ -28,6 +28,7 @@ from migrate.evals.record import (
 from migrate.evals.record_pairs import SimilaritySummary
 from migrate.evals.scoring import CaseResult, score_model
 from migrate.evals.similarity import similarity
+from migrate.evals.stages import ALPHA
 from migrate.evals.verdict import RANK, Comparison, compare, margin_decisions
 from migrate.registry.schema import Gates
 
@@ -99,6 +100,7 @@ def evaluate(
     previous_baseline: tuple[str, dict[str, float | None]] | None = None,
     messages: dict[str, list[dict[str, str]]] | None = None,
     params: dict[str, dict[str, Any]] | None = None,  # by model: what its calls were sent
+    alpha: float = ALPHA,  # two-sided error of the margin tests: a sequential look's, or 0.05
 ) -> Results:
     models = [baseline, *candidates]
     by_model = {
@@ -140,8 +142,9 @@ def evaluate(
             preferences,
             samples,
             gates.pass_rate_drop,
+            alpha,
         )
-        if len(candidates) > 1
+        if len(candidates) > 1 or alpha != ALPHA
         else ({}, {})
     )
     comparisons = {
@@ -157,6 +160,7 @@ def evaluate(
             pass_rate_measured=per_output,
             decisions=(pass_rates.get(m), pairwise.get(m)),
             family=len(candidates),
+            alpha=alpha,
         )
         for m in candidates
     }

@@ -151,6 +151,11 @@ class RunSettings(Strict):
         description="how old a finished call may be to serve an identical request; a "
         "quarterly re-baseline is older, so it calls the model afresh",
     )
+    sequential: bool = Field(
+        default=True,
+        description="take the cases in seeded random stages and stop once every candidate's "
+        "verdict is settled (`migrate run --full` runs every case)",
+    )
 
 
 class SignoffSettings(Strict):
