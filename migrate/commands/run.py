@@ -11,6 +11,7 @@ from migrate.evals.flow import Clock, RunOutcome, run_dependency
 from migrate.evals.inputs import RunOptions
 from migrate.evals.progress import progress_for
 from migrate.evals.results import error_breakdown
+from migrate.evals.sequential import stopping_text
 from migrate.files import relative_to
 from migrate.llm import ModelSeam
 from migrate.registry.load import load_registry
@@ -35,6 +36,9 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
         f"{plural(outcome.counts.made, 'call')} made, {outcome.counts.cached} from the cache, "
         f"{plural(calls.errors, 'error')} in the journal)"
     )
+    if outcome.summary.stopping:
+        stop = stopping_text(outcome.summary.stopping)
+        lines.append("  " + stop[0].lower() + stop[1:])
     if results.infrastructure_failure:
         lines.append(f"  infrastructure: {results.infrastructure_failure}")
     else:

@@ -114,3 +114,26 @@ def stopping(
         cost_saved=cost / cases_used * left if cost is not None and cases_used else None,
         error_control=error_control(plan),
     )
+
+
+REASONS = {
+    "settled": "every candidate's verdict was settled",
+    "exhausted": "the suite was exhausted before every verdict was settled",
+    "stopped": "a model was stopped (its calls kept failing)",
+}
+
+
+def stopping_text(stop: Stopping) -> str:
+    """Where a sequential run stopped and what that saved, in one sentence."""
+    saved = stop.calls_full_run - stop.calls
+    text = (
+        f"Stopped after stage {stop.stage} of {stop.stages}: {stop.cases_used} of "
+        f"{stop.cases_in_suite} cases in a seeded random order, {REASONS[stop.reason]} at "
+        f"{level_text(stop.level)} confidence; {stop.calls:,} calls of about "
+        f"{stop.calls_full_run:,} for the whole suite"
+    )
+    if saved > 0:
+        text += f", {saved:,} saved"
+        if stop.cost_saved is not None:
+            text += f" (about ${stop.cost_saved:.4g} at the measured cost per case)"
+    return text + "."

@@ -13,6 +13,7 @@ from migrate.evals.inputs import RunInputs
 from migrate.evals.power import smallest_drop_ruled_out, suite_reach
 from migrate.evals.record import Summary
 from migrate.evals.results import Results
+from migrate.evals.sequential import stopping_text
 from migrate.evals.stats import level_text
 from migrate.evals.verdict import Comparison
 from migrate.files import write_atomic
@@ -205,6 +206,8 @@ def report_context(inputs: RunInputs, results: Results, summary: Summary) -> dic
         "reproducibility": manifest.get("reproducibility", {}),
         "infrastructure_failure": results.infrastructure_failure,
         "error_lines": error_lines(results),
+        "stopping": stopping_text(summary.stopping) if summary.stopping else "",
+        "error_control": summary.stopping.error_control if summary.stopping else "",
     }
 
 

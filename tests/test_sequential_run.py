@@ -1,0 +1,224 @@
+"""Sequential runs end to end: planted truths through litellm and the scripted server stop
+early where the verdict is settled, and resume across stages without a call made twice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+from tests.support.openai_server import ScriptedServer
+from tests.support.scenarios import (
+    candidate,
+    case_ids,
+    correct,
+    journal_keys,
+    run_dirs,
+    summary_of,
+    write_workspace,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+TODAY = "2026-11-26"
+
+
+@pytest.fixture(autouse=True)
+def model_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_LLM_KEY", "sk-test-SENTINEL-7f3a9c21e4b8")
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer({}) as running:
+        yield running
+
+
+def run(cli, root: Path, *args: str):  # type: ignore[no-untyped-def]
+    return invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", *args, cwd=root)
+
+
+def first_wrong(share: float, n: int) -> set[str]:
+    """Every case whose index puts it in the first `share` of a stride: a planted truth
+    spread evenly over the suite, so the seeded order's first stage sees about that share."""
+    return {c for i, c in enumerate(case_ids(n)) if (i * 7919) % 100 < share * 100}
+
+
+# Hand computation of the first stage (independent of migrate/evals/stages.py): with four
+# looks each interim look spends 0.005 / 3 of two-sided error, z = 3.144 (NormalDist), and
+# with no disagreement Tango's bound is z²/(n + z²); it first clears 5 points at n = 188
+# (9.886 / (188 + 9.886) = 0.04996). Stages then grow by 1.5: 282, 423, 500 (ceil).
+STAGES_500_AT_5_POINTS = [188, 282, 423, 500]
+
+
+def test_a_clearly_worse_candidate_fails_at_the_first_look(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    wrong = first_wrong(0.15, 500)
+    assert len(wrong) == 75
+    server.behaviours.update(good=correct(), cand=candidate(wrong=wrong, chatty=False))
+    root = write_workspace(
+        tmp_path / "ws", server.api_base, cases=500, gates={"pass_rate_drop": 0.05}
+    )
+    result = run(cli, root)
+    assert result.exit_code == 1, result.output
+    run_dir = run_dirs(root)[0]
+    manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert manifest["sequential"]["stages"] == STAGES_500_AT_5_POINTS
+    summary = summary_of(run_dir)
+    stop = summary["stopping"]
+    assert (stop["stage"], stop["stages"], stop["reason"]) == (1, 4, "settled")
+    assert stop["cases_used"] == 188 and stop["cases_in_suite"] == 500
+    assert server.calls == {"good": 188, "cand": 188}
+    assert stop["calls"] == 376 and stop["calls_full_run"] == 1000
+    # Every call is priced ($1 and $2 per million tokens): the saving is the measured cost
+    # per case times the 312 cases not run.
+    assert stop["cost"] > 0
+    assert stop["cost_saved"] == pytest.approx(stop["cost"] / 188 * 312)
+    assert summary["verdict"] == "FAIL"
+    assert len(summary["outcomes"]["openai/cand"]) == 188
+    used = set(summary["outcomes"]["openai/cand"])
+    assert set(summary["candidates"]["openai/cand"]["regressions"]) == used & wrong
+    assert "stopped after stage 1 of 4" in result.stdout
+    report = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert "Stopped after stage 1 of 4: 188 of 500 cases" in report
+    assert "Bonferroni alpha spending" in report
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Stopped after stage 1 of 4" in html
+
+
+def test_an_identical_candidate_passes_at_the_first_look_and_full_runs_everything(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    server.behaviours.update(good=correct(), same=correct())
+    root = write_workspace(
+        tmp_path / "ws",
+        server.api_base,
+        cases=500,
+        candidates=("same",),
+        gates={"pass_rate_drop": 0.05},
+    )
+    result = run(cli, root)
+    assert result.exit_code == 0, result.output
+    summary = summary_of(run_dirs(root)[0])
+    assert summary["stopping"]["cases_used"] == 188
+    assert summary["stopping"]["level"] == pytest.approx(1 - 0.005 / 3)
+    low = summary["candidates"]["openai/same"]["pass_rate_diff"]["low"]
+    assert low == pytest.approx(-(3.1436**2) / (188 + 3.1436**2), abs=2e-4)
+    assert server.calls == {"good": 188, "same": 188}
+
+    # --full: every case, at the fixed-size 95%; the 376 calls made come from the cache.
+    result = run(cli, root, "--full")
+    assert result.exit_code == 0, result.output
+    full = summary_of(run_dirs(root)[-1])
+    assert full["stopping"] is None
+    assert len(full["outcomes"]["openai/same"]) == 500
+    assert server.calls == {"good": 500, "same": 500}
+    low = full["candidates"]["openai/same"]["pass_rate_diff"]["low"]
+    assert low == pytest.approx(-(1.96**2) / (500 + 1.96**2), abs=2e-4)
+
+
+def test_a_candidate_at_the_margin_runs_every_stage_and_matches_the_full_verdict(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    wrong = first_wrong(0.05, 300)
+    server.behaviours.update(good=correct(), cand=candidate(wrong=wrong, chatty=False))
+    root = write_workspace(
+        tmp_path / "ws", server.api_base, cases=300, gates={"pass_rate_drop": 0.05}
+    )
+    result = run(cli, root)
+    assert result.exit_code == 3, result.output
+    summary = summary_of(run_dirs(root)[0])
+    stop = summary["stopping"]
+    assert stop["reason"] == "exhausted" and stop["cases_used"] == 300
+    assert stop["calls"] == stop["calls_full_run"] == 600
+    result = run(cli, root, "--full")
+    assert result.exit_code == 3, result.output
+
+
+def test_a_run_killed_mid_stage_resumes_without_a_call_made_twice(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    """The journal is the truth: a run cut in its second stage resumes there, and its
+    first stage's calls are neither repeated nor lost; a rerun of the finished run makes
+    no call at all."""
+    wrong = first_wrong(0.08, 500)
+    server.behaviours.update(good=correct(), cand=candidate(wrong=wrong, chatty=False))
+    root = write_workspace(
+        tmp_path / "ws", server.api_base, cases=500, gates={"pass_rate_drop": 0.05}
+    )
+    result = run(cli, root)
+    assert result.exit_code in (0, 1, 3), result.output
+    run_dir = run_dirs(root)[0]
+    stop = summary_of(run_dir)["stopping"]
+    assert stop["stage"] >= 2, stop  # the planted truth needs more than one look
+    complete = (run_dir / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    verdict = summary_of(run_dir)["verdict"]
+
+    # The same run as if killed after 150 calls of its second stage: the journal holds the
+    # first stage and part of the second, with a torn last line, and no summary.
+    first_stage_calls = 2 * STAGES_500_AT_5_POINTS[0]
+    kept = first_stage_calls + 150
+    (run_dir / "journal.jsonl").write_text(
+        "\n".join(complete[:kept]) + "\n" + complete[kept][:40], encoding="utf-8"
+    )
+    (run_dir / "summary.json").unlink()
+    before = Counter(server.calls)
+    result = run(cli, root, "--no-cache")
+    assert result.exit_code == {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}[verdict], result.output
+    assert "Resumed run" in result.stdout
+    made = Counter(server.calls) - before
+    assert sum(made.values()) == len(complete) - kept
+    keys = journal_keys(run_dir)
+    assert len(keys) == len(set(keys)) == len(complete)
+    assert summary_of(run_dir)["stopping"]["stage"] == stop["stage"]
+    assert summary_of(run_dir)["verdict"] == verdict
+
+    before = Counter(server.calls)
+    result = run(cli, root)
+    assert "no call made" in result.stdout
+    assert Counter(server.calls) == before
+
+
+def test_the_order_is_seeded_recorded_and_reproducible(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    server.behaviours.update(good=correct(), same=correct())
+    seeds = []
+    for name in ("a", "b"):
+        root = write_workspace(
+            tmp_path / name,
+            server.api_base,
+            cases=500,
+            candidates=("same",),
+            gates={"pass_rate_drop": 0.05},
+        )
+        assert run(cli, root).exit_code == 0
+        run_dir = run_dirs(root)[0]
+        seeds.append(json.loads((run_dir / "run.json").read_text("utf-8"))["sequential"]["seed"])
+        used = sorted(summary_of(run_dir)["outcomes"]["openai/same"])
+        assert len(used) == 188
+    assert seeds[0] == seeds[1]  # the same inputs, the same order
+    assert set(used) != set(case_ids(188))  # a random order, not the file's head
+
+
+def test_sequential_off_in_settings_runs_every_case(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    server.behaviours.update(good=correct(), same=correct())
+    root = write_workspace(
+        tmp_path / "ws",
+        server.api_base,
+        cases=500,
+        candidates=("same",),
+        gates={"pass_rate_drop": 0.05},
+        run_settings="{concurrency: 8, timeout_seconds: 10, sequential: false}",
+    )
+    assert run(cli, root).exit_code == 0
+    run_dir = run_dirs(root)[0]
+    assert json.loads((run_dir / "run.json").read_text("utf-8"))["sequential"] is None
+    assert summary_of(run_dir)["stopping"] is None
+    assert server.calls == {"good": 500, "same": 500}
