@@ -172,7 +172,7 @@ def test_slower_candidate_breaks_the_latency_gate(
         candidates=("slow",),
         gates={"pass_rate_drop": 0.2},
     )
-    result = run(cli, root)
+    result = run(cli, root, "--full")  # sequentially, the broken gate would stop at 32 cases
     summary = summary_of(run_dirs(root)[0])
     gates = {g["name"]: g for g in summary["candidates"]["openai/slow"]["gates"]}
     assert gates["p95_latency_increase"]["status"] == "broken"

@@ -53,7 +53,9 @@ def smallest_passing_suite(margin: float, z: float) -> int | None:
 def _schedule(cases: int, first: int) -> list[int]:
     stages = [first]
     while stages[-1] < cases:
-        stages.append(min(cases, math.ceil(stages[-1] * GROWTH)))
+        grown = math.ceil(stages[-1] * GROWTH)
+        # A stage that would leave less than half a stage's growth runs to the end instead.
+        stages.append(cases if cases - grown < (grown - stages[-1]) / 2 else grown)
     return stages
 
 
