@@ -89,6 +89,43 @@ def test_a_clearly_worse_candidate_fails_at_the_first_look(
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "Stopped after stage 1 of 4" in html
 
+    # `migrate report` replays the looks on the journal and reaches the same stop.
+    result = invoke(cli, "report", run_dir.name, cwd=root)
+    assert result.exit_code == 1, result.output
+    assert summary_of(run_dir)["stopping"] == stop
+    assert server.calls == {"good": 188, "cand": 188}
+
+
+def test_several_candidates_stop_when_every_one_is_settled(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    """Holm across two candidates at each look: one clearly worse, one identical. By hand:
+    the worse one's margin test is rejected first, at half the look's 0.005 / 3; the
+    identical one is then tested at the whole 0.005 / 3 (z = 3.1440), and its score
+    statistic against -5 points with no disagreement over 188 cases is
+    0.05 * sqrt(188 / (0.05 * 0.95)) = 3.1456: both settle at the first look."""
+    server.behaviours.update(
+        good=correct(),
+        worse=candidate(wrong=first_wrong(0.15, 500), chatty=False),
+        same=correct(),
+    )
+    root = write_workspace(
+        tmp_path / "ws",
+        server.api_base,
+        cases=500,
+        candidates=("worse", "same"),
+        gates={"pass_rate_drop": 0.05},
+    )
+    result = run(cli, root)
+    assert result.exit_code == 0, result.output  # the best candidate's verdict
+    summary = summary_of(run_dirs(root)[0])
+    assert summary["candidates"]["openai/worse"]["verdict"] == "FAIL"
+    assert summary["candidates"]["openai/same"]["verdict"] == "PASS"
+    stop = summary["stopping"]
+    assert (stop["stage"], stop["cases_used"], stop["reason"]) == (1, 188, "settled")
+    assert server.calls == {"good": 188, "worse": 188, "same": 188}
+    assert summary["candidates"]["openai/same"]["pass_rate_diff"]["adjusted_across"] == 2
+
 
 def test_an_identical_candidate_passes_at_the_first_look_and_full_runs_everything(
     cli, tmp_path: Path, server: ScriptedServer

@@ -272,7 +272,13 @@ def _looks(
     def look(part: RunInputs, alpha: float) -> Results:
         return evaluate_run(run_dir, part, root, alpha)
 
-    outcome = asyncio.run(run_stages(inputs, plan, look, call_stage))
+    async def journaled(part: RunInputs) -> bool:
+        # A replay: the stage was finished when the journal holds its every generation (a
+        # run whose model was stopped has a stage it never finished).
+        done = set(load_entries(run_dir / JOURNAL_FILE))
+        return not generation_specs(part, done)
+
+    outcome = asyncio.run(run_stages(inputs, plan, look, call_stage or journaled))
     return outcome.results, lambda entries: stopping(plan, outcome, entries, len(inputs.cases))
 
 

@@ -27,7 +27,9 @@ class Stopping(_Record):
     cases_used: int
     cases_in_suite: int
     level: float  # confidence level of the look that decided, before any Holm adjustment
-    reason: str  # "settled" (every candidate PASS or FAIL), "exhausted", "stopped"
+    # "settled": every candidate PASS or FAIL at an interim look; "exhausted": the last look,
+    # on the whole suite, decided; "stopped": a model was stopped by its failing calls
+    reason: str
     calls: int  # journaled calls for the cases used, judge calls included
     calls_full_run: int  # estimated: calls per case used x cases in the suite
     cost: float | None = None  # measured cost of those calls, USD

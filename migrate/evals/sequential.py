@@ -30,7 +30,7 @@ class StagedOutcome:
     inputs: RunInputs  # the cases used, in the suite's order
     results: Results  # at the deciding look's level
     stage: int  # 1-based
-    reason: str  # settled | exhausted | stopped
+    reason: str  # settled (at an interim look) | exhausted (the last look) | stopped
 
 
 def stage_inputs(inputs: RunInputs, plan: StagePlan, stage: int) -> RunInputs:
@@ -55,14 +55,15 @@ def settled(results: Results) -> bool:
 
 
 async def run_stages(
-    inputs: RunInputs, plan: StagePlan, look: Look, call_stage: CallStage | None
+    inputs: RunInputs, plan: StagePlan, look: Look, call_stage: CallStage
 ) -> StagedOutcome:
-    """Stage by stage: make the stage's missing calls (none when `call_stage` is None: a
-    replay of the journal), look, and stop once settled or when the suite is exhausted."""
+    """Stage by stage: make the stage's missing calls (a replay of the journal makes none
+    and says whether the stage was finished), look, and stop once settled or when the
+    suite is exhausted."""
     looks = len(plan.stages)
     for stage in range(1, looks + 1):
         part = stage_inputs(inputs, plan, stage)
-        finished = True if call_stage is None else await call_stage(part)
+        finished = await call_stage(part)
         results = look(part, plan.alphas[stage - 1])
         if not finished:
             return StagedOutcome(part, results, stage, "stopped")
@@ -81,9 +82,9 @@ def error_control(plan: StagePlan) -> str:
         f"before the first call (after {', '.join(str(n) for n in plan.stages)} cases, taken "
         f"in a random order of seed {plan.seed}): each of the {looks - 1} interim looks "
         f"decides at {interim} confidence (together {INTERIM_ALPHA * 100:.1f}% error, both "
-        f"sides), the final look on the whole suite at {final}, so false PASS and false FAIL "
-        "each stay at or below the fixed-size test's 2.5%, however the looks fall, and the "
-        "final look is never less strict than a full run's 95%."
+        f"sides), the final look on the whole suite at {final}: together they spend no more "
+        "than the fixed-size test's 2.5% per side, however the looks fall, and the final "
+        "look is never less strict than a full run's 95%."
     )
 
 
@@ -118,7 +119,7 @@ def stopping(
 
 REASONS = {
     "settled": "every candidate's verdict was settled",
-    "exhausted": "the suite was exhausted before every verdict was settled",
+    "exhausted": "the last look, on the whole suite, decided",
     "stopped": "a model was stopped (its calls kept failing)",
 }
 

@@ -6,10 +6,11 @@ the run fixes its looks: the cases after each stage (`stages`) and the two-sided
 look may spend (`look_alphas`). The interim looks share `INTERIM_ALPHA` equally; the final
 look, on the whole suite, gets the rest. Whatever the looks' correlation, the chance that any
 look wrongly clears the margin on one side is at most the sum of the looks' one-sided
-errors, `ALPHA / 2`: the fixed-size test's. The final look's level (95.5%) is no less strict
-than a full run's 95%, so a sequential run never settles against the full run's verdict on
-the same suite; it can only be left unsettled where the full run settles within
-z = 1.96 ... 2.005. See docs/statistics.md.
+errors, `ALPHA / 2`: the fixed-size test's, as far as each look's score test holds its
+level (docs/statistics.md computes how far it does). The final look's level (95.5%) is no
+less strict than a full run's 95%, so a sequential run never settles against the full
+run's verdict on the same suite; it can only be left unsettled where the full run settles
+within z = 1.96 ... 2.005.
 """
 
 from __future__ import annotations
