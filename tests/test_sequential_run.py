@@ -182,7 +182,9 @@ def test_a_run_killed_mid_stage_resumes_without_a_call_made_twice(
     """The journal is the truth: a run cut in its second stage resumes there, and its
     first stage's calls are neither repeated nor lost; a rerun of the finished run makes
     no call at all."""
-    wrong = first_wrong(0.08, 500)
+    # On the margin (5% of cases wrong): the first look, 188 cases, would need 20
+    # regressions to FAIL where it expects 9.4 (a chance below 1e-3), so the run goes on.
+    wrong = first_wrong(0.05, 500)
     server.behaviours.update(good=correct(), cand=candidate(wrong=wrong, chatty=False))
     root = write_workspace(
         tmp_path / "ws", server.api_base, cases=500, gates={"pass_rate_drop": 0.05}
