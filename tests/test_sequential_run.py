@@ -172,6 +172,7 @@ def test_a_candidate_at_the_margin_runs_every_stage_and_matches_the_full_verdict
     stop = summary["stopping"]
     assert stop["reason"] == "exhausted" and stop["cases_used"] == 300
     assert stop["calls"] == stop["calls_full_run"] == 600
+    assert "ran all 2 stages: no earlier look settled every verdict" in result.stdout
     result = run(cli, root, "--full")
     assert result.exit_code == 3, result.output
 

@@ -117,22 +117,27 @@ def stopping(
     )
 
 
-REASONS = {
-    "settled": "every candidate's verdict was settled",
-    "exhausted": "the last look, on the whole suite, decided",
-    "stopped": "a model was stopped (its calls kept failing)",
-}
-
-
 def stopping_text(stop: Stopping) -> str:
     """Where a sequential run stopped and what that saved, in one sentence."""
+    level = level_text(stop.level)
+    where = f"{stop.cases_used} of {stop.cases_in_suite} cases in a seeded random order"
+    if stop.reason == "settled":
+        text = (
+            f"Stopped after stage {stop.stage} of {stop.stages}: {where}, every candidate's "
+            f"verdict settled at {level} confidence"
+        )
+    elif stop.reason == "stopped":
+        text = (
+            f"Stopped in stage {stop.stage} of {stop.stages} ({where}): a model was stopped "
+            f"by its failing calls; that look is at {level} confidence"
+        )
+    else:
+        text = (
+            f"Ran all {stop.stages} stages: no earlier look settled every verdict, so "
+            f"all {stop.cases_in_suite} cases were used, the last look at {level} confidence"
+        )
+    text += f"; {stop.calls:,} calls of about {stop.calls_full_run:,} for the whole suite"
     saved = stop.calls_full_run - stop.calls
-    text = (
-        f"Stopped after stage {stop.stage} of {stop.stages}: {stop.cases_used} of "
-        f"{stop.cases_in_suite} cases in a seeded random order, {REASONS[stop.reason]} at "
-        f"{level_text(stop.level)} confidence; {stop.calls:,} calls of about "
-        f"{stop.calls_full_run:,} for the whole suite"
-    )
     if saved > 0:
         text += f", {saved:,} saved"
         if stop.cost_saved is not None:
