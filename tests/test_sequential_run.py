@@ -4,6 +4,7 @@ early where the verdict is settled, and resume across stages without a call made
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +263,28 @@ def test_sequential_off_in_settings_runs_every_case(
     assert json.loads((run_dir / "run.json").read_text("utf-8"))["sequential"] is None
     assert summary_of(run_dir)["stopping"] is None
     assert server.calls == {"good": 500, "same": 500}
+
+
+def test_samples_per_case_count_in_every_stage(cli, tmp_path: Path, server: ScriptedServer) -> None:
+    """K = 3 on 200 cases at a 10-point margin: an identical candidate PASSes at the first
+    look with the clustered score interval, and each stage calls K samples per case and
+    model, no more."""
+    server.behaviours.update(good=correct(), same=correct())
+    root = write_workspace(
+        tmp_path / "ws",
+        server.api_base,
+        cases=200,
+        candidates=("same",),
+        samples=3,
+        gates={"pass_rate_drop": 0.10},
+    )
+    result = run(cli, root)
+    assert result.exit_code == 0, result.output
+    run_dir = run_dirs(root)[0]
+    plan = json.loads((run_dir / "run.json").read_text("utf-8"))["sequential"]
+    first = plan["stages"][0]
+    assert plan["stages"] == [first, math.ceil(first * 1.5), 200]
+    stop = summary_of(run_dir)["stopping"]
+    assert (stop["stage"], stop["cases_used"]) == (1, first)
+    assert server.calls == {"good": 3 * first, "same": 3 * first}
+    assert stop["calls"] == 6 * first and stop["calls_full_run"] == 6 * 200
