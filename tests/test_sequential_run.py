@@ -58,8 +58,11 @@ STAGES_500_AT_5_POINTS = [188, 282, 423, 500]
 def test_a_clearly_worse_candidate_fails_at_the_first_look(
     cli, tmp_path: Path, server: ScriptedServer
 ) -> None:
-    wrong = first_wrong(0.15, 500)
-    assert len(wrong) == 75
+    # A fifth of the cases wrong: whatever the order, the first 188 hold far more than the
+    # 20 regressions a FAIL needs there (37.6 expected; Tango's upper bound at 99.83% with
+    # 20 of 188 is below -5 points, with 19 it is not).
+    wrong = first_wrong(0.20, 500)
+    assert len(wrong) == 100
     server.behaviours.update(good=correct(), cand=candidate(wrong=wrong, chatty=False))
     root = write_workspace(
         tmp_path / "ws", server.api_base, cases=500, gates={"pass_rate_drop": 0.05}
@@ -107,7 +110,7 @@ def test_several_candidates_stop_when_every_one_is_settled(
     0.05 * sqrt(188 / (0.05 * 0.95)) = 3.1456: both settle at the first look."""
     server.behaviours.update(
         good=correct(),
-        worse=candidate(wrong=first_wrong(0.15, 500), chatty=False),
+        worse=candidate(wrong=first_wrong(0.20, 500), chatty=False),
         same=correct(),
     )
     root = write_workspace(
@@ -185,7 +188,7 @@ def test_a_run_killed_mid_stage_resumes_without_a_call_made_twice(
     first stage's calls are neither repeated nor lost; a rerun of the finished run makes
     no call at all."""
     # On the margin (5% of cases wrong): the first look, 188 cases, would need 20
-    # regressions to FAIL where it expects 9.4 (a chance below 1e-3), so the run goes on.
+    # regressions to FAIL where it expects 9.4, so the run goes on.
     wrong = first_wrong(0.05, 500)
     server.behaviours.update(good=correct(), cand=candidate(wrong=wrong, chatty=False))
     root = write_workspace(
@@ -288,3 +291,43 @@ def test_samples_per_case_count_in_every_stage(cli, tmp_path: Path, server: Scri
     assert (stop["stage"], stop["cases_used"]) == (1, first)
     assert server.calls == {"good": 3 * first, "same": 3 * first}
     assert stop["calls"] == 6 * first and stop["calls_full_run"] == 6 * 200
+
+
+def test_the_pairwise_gate_takes_part_in_every_look(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    """Every check pairwise (no labels): the judge is called for the stage's cases only, and
+    the net preference, held against the margin at the look's level, settles the run."""
+    from tests.test_pairwise import answering, fair_judge
+    from tests.test_pairwise import workspace as pairwise_workspace
+
+    numbers = [str(1000 + i) for i in range(500)]
+    wrong = {n for i, n in enumerate(numbers) if (i * 7919) % 100 < 20}
+    root = pairwise_workspace(tmp_path / "ws", server.api_base)
+    (root / "evals").mkdir(exist_ok=True)
+    (root / "evals" / "dep.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"r{n}",
+                    "messages": [{"role": "user", "content": f"Please handle request number {n}."}],
+                }
+            )
+            + "\n"
+            for n in numbers
+        ),  # fmt: skip
+        encoding="utf-8",
+    )
+    server.behaviours.update(good=answering(), cand=answering(wrong), judge=fair_judge)
+    result = run(cli, root)
+    assert result.exit_code == 1, result.output
+    run_dir = run_dirs(root)[0]
+    summary = summary_of(run_dir)
+    stop = summary["stopping"]
+    assert (stop["stage"], stop["cases_used"], stop["reason"]) == (1, 188, "settled")
+    gates = {g["name"]: g for g in summary["candidates"]["openai/cand"]["gates"]}
+    assert gates["pairwise"]["status"] == "broken"
+    assert "99.83% interval" in gates["pairwise"]["detail"]
+    # Both orders for each case of the first stage, nothing for the rest.
+    assert server.calls == {"good": 188, "cand": 188, "judge": 2 * 188}
+    assert stop["calls"] == 4 * 188 and stop["calls_full_run"] == 4 * 500

@@ -269,17 +269,17 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
     )
     prepared = RunInputs(manifest, inputs.cases, inputs.messages, inputs.checks_for)
     if registry.settings.run.sequential and not options.full and manifest.candidates:
-        manifest.sequential = stage_plan(prepared.identity(), len(inputs.cases), manifest.gates)
+        manifest.sequential = stage_plan([c.id for c in inputs.cases], manifest.gates)
     manifest.inputs_sha256 = prepared.identity()
     return prepared
 
 
-def stage_plan(identity: str, cases: int, gates: Gates) -> StagePlan | None:
+def stage_plan(case_ids: list[str], gates: Gates) -> StagePlan | None:
     """The stages of a sequential run; None where one stage is all a suite can use."""
-    stages = plan_stages(cases, gates.pass_rate_drop)
+    stages = plan_stages(len(case_ids), gates.pass_rate_drop)
     if len(stages) < 2:
         return None
-    return StagePlan(seed=seed_of(identity), stages=stages, alphas=look_alphas(len(stages)))
+    return StagePlan(seed=seed_of(case_ids), stages=stages, alphas=look_alphas(len(stages)))
 
 
 def write_inputs(run_dir: Path, inputs: RunInputs) -> None:

@@ -84,10 +84,12 @@ def plan_stages(cases: int, margin: float) -> list[int]:
     raise AssertionError("the stage schedule did not settle")  # pragma: no cover
 
 
-def seed_of(identity: str) -> int:
-    """The order's seed, from the run's identity: a rerun of the same inputs takes the
-    cases in the same order (and finds its calls in the cache)."""
-    return int(hashlib.sha256(("stages:" + identity).encode()).hexdigest()[:12], 16)
+def seed_of(case_ids: Sequence[str]) -> int:
+    """The order's seed, from the cases themselves: every run of the same suite takes them
+    in the same order, whatever the candidates, so a later run finds the current model's
+    answers to the first stages in the cache."""
+    material = "stages:" + "\n".join(case_ids)
+    return int(hashlib.sha256(material.encode()).hexdigest()[:12], 16)
 
 
 def case_order(case_ids: Sequence[str], seed: int) -> list[str]:
