@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py            # the full suite (about 12 minutes)
     .venv/bin/python benchmarks/run.py --quick    # small sizes, to try the harness
     .venv/bin/python benchmarks/run.py --batch-only   # 5b: a batch run killed twice
+    .venv/bin/python benchmarks/run.py --sequential   # only 5a: sequential against full runs
 
 Writes benchmarks/results.json (every figure) and benchmarks/results.md (the tables).
 The scripted OpenAI-compatible server runs in a process of its own (benchmarks/server.py)
@@ -1302,7 +1303,20 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=BENCH, help="folder for results.*")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspaces")
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="only benchmark 5a: sequential against full runs (benchmarks/sequential.py)",
+    )
     args = parser.parse_args()
+    if args.sequential:
+        sys.path.insert(0, str(BENCH))
+        import sequential
+
+        found = sequential.run([500] if args.quick else [500, 2000], 100 if args.quick else 1000,
+                               args.output / "sequential.json")  # fmt: skip
+        print(sequential.render(found))
+        return
     if args.quick:
         args.cases, args.repeat, args.memory_cases = 100, 1, 1000
         args.dependencies, args.startup_repeat = 200, 2

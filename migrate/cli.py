@@ -237,6 +237,14 @@ def run_(
             "[default: settings.run.batch].",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Run every case, even where a sequential run would stop once the verdict is "
+            "settled [default: settings.run.sequential].",
+        ),
+    ] = False,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")
     ] = True,
@@ -262,6 +270,7 @@ def run_(
             use_cache=cache,
             budget=budget,
             batch=batch,
+            full=full,
             progress=progress,
             as_json=json,
             now=now,

@@ -36,7 +36,10 @@ from statistics import NormalDist
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sequential_sim import TRUTHS, Tally, simulate  # noqa: E402  (scripts/, beside this file)
+
 from migrate.evals.power import cases_to_settle  # noqa: E402
+from migrate.evals.stages import look_alphas, plan_stages  # noqa: E402
 from migrate.evals.stats import (  # noqa: E402
     Interval,
     clustered_score_interval,
@@ -46,6 +49,7 @@ from migrate.evals.stats import (  # noqa: E402
 
 DOC = ROOT / "docs" / "statistics.md"
 START, END = "<!-- simulation:start -->", "<!-- simulation:end -->"
+SEQUENTIAL = "<!-- sequential:start -->", "<!-- sequential:end -->"
 NORMAL = NormalDist()
 SEED = 20260101
 
@@ -362,20 +366,89 @@ def run(grid_reps: int, reps: int, jobs: int) -> str:
     return "\n".join(lines)
 
 
+SEQUENTIAL_CASES = (500, 2000)
+
+
+def sequential_cell(args: tuple[int, int, int, int]) -> tuple[int, int, Tally]:
+    truth, n, reps, seed = args
+    return truth, n, simulate(TRUTHS[truth], n, MARGIN, reps, seed)
+
+
+def run_sequential(reps: int, jobs: int) -> str:
+    """Sequential verdicts against full runs of the same suites (scripts/sequential_sim.py)."""
+    started = time.monotonic()
+    cells = [
+        (t, n, reps, _seed("sequential", t, n))
+        for t in range(len(TRUTHS))
+        for n in SEQUENTIAL_CASES
+    ]
+    with ProcessPoolExecutor(jobs) as pool:
+        found = list(pool.map(sequential_cell, cells, chunksize=1))
+    lines = [f"Seed {SEED}, margin {MARGIN * 100:.0f} points, one sample per case, {reps} "
+             "suites per row; the stage plans:", ""]  # fmt: skip
+    for n in SEQUENTIAL_CASES:
+        stages = plan_stages(n, MARGIN)
+        alphas = look_alphas(len(stages))
+        lines.append(
+            f"- {n} cases: looks after {', '.join(map(str, stages))} cases; interim looks at "
+            f"{(1 - alphas[0]) * 100:.4g}% confidence, the final look at "
+            f"{(1 - alphas[-1]) * 100:.4g}%."
+        )
+    lines += [
+        "",
+        "| truth | cases | sequential PASS / FAIL / INCONCLUSIVE | full PASS / FAIL "
+        "/ INCONCLUSIVE | same verdict | PASS against FAIL | cases (calls) used |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t, n, tally in found:
+        seq, full = tally.sequential, tally.full
+        assert seq is not None and full is not None
+        share = tally.cases_used / (tally.reps * n)
+        r = tally.reps
+
+        def pct(count: int, r: int = r) -> str:
+            return f"{count / r * 100:.1f}%"
+
+        lines.append(
+            f"| {TRUTHS[t].name} | {n} | {pct(seq['PASS'])} / {pct(seq['FAIL'])} / "
+            f"{pct(seq['INCONCLUSIVE'])} | {pct(full['PASS'])} / {pct(full['FAIL'])} / "
+            f"{pct(full['INCONCLUSIVE'])} | {pct(tally.agree)} "
+            f"| {pct(tally.contradict)} | {share * 100:.1f}% |"
+        )
+    print(f"{time.monotonic() - started:.0f} s with {jobs} processes", file=sys.stderr)
+    return "\n".join(lines)
+
+
+def replace_block(text: str, markers: tuple[str, str], block: str) -> str:
+    head, rest = text.split(markers[0], 1)
+    _, tail = rest.split(markers[1], 1)
+    return f"{head}{markers[0]}\n{block}\n{markers[1]}{tail}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid-reps", type=int, default=2000, help="suites per grid cell")
     parser.add_argument("--reps", type=int, default=4000, help="suites per table cell")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--sequential-reps", type=int, default=2000, help="suites per sequential row"
+    )
+    parser.add_argument(
+        "--only-sequential", action="store_true", help="only the sequential verdicts' table"
+    )
     parser.add_argument("--write", action="store_true", help=f"replace the tables in {DOC}")
     args = parser.parse_args()
-    tables = run(args.grid_reps, args.reps, args.jobs)
-    print(tables)
+    tables = None if args.only_sequential else run(args.grid_reps, args.reps, args.jobs)
+    sequential = run_sequential(args.sequential_reps, args.jobs)
+    if tables is not None:
+        print(tables)
+    print("\n**Sequential verdicts**\n")
+    print(sequential)
     if args.write:
         text = DOC.read_text()
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        DOC.write_text(f"{head}{START}\n{tables}\n{END}{tail}")
+        if tables is not None:
+            text = replace_block(text, (START, END), tables)
+        DOC.write_text(replace_block(text, SEQUENTIAL, sequential))
     return 0
 
 

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.errors", "migrate.files", "migrate.secrets", "migrate.console",
         "migrate.yamlsource", "migrate.templating", "migrate.evals.stats", "migrate.evals.power",
         "migrate.evals.progress", "migrate.history.git", "migrate.lifecycle.names",
-        "migrate.pacing", "migrate.yamlcache", "migrate.provider_errors",
+        "migrate.pacing", "migrate.yamlcache", "migrate.provider_errors", "migrate.evals.stages",
     ),
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",
@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.evals.promptfoo", "migrate.evals.suite", "migrate.evals.record_pairs",
         "migrate.evals.record_cost", "migrate.evals.record_calls", "migrate.evals.record_metrics",
         "migrate.evals.record_batch",
+        "migrate.evals.record_stages",
     ),
     (  # a run's pure steps and its record's readers
         "migrate.evals.journal", "migrate.evals.scoring", "migrate.evals.metrics",
@@ -41,10 +42,12 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
         "migrate.evals.preflight", "migrate.evals.pairwise", "migrate.evals.similarity",
         "migrate.cases", "migrate.evals.grading", "migrate.evals.cost", "migrate.evals.batch",
+        "migrate.evals.sequential",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together
-        "migrate.evals.flow", "migrate.workspace", "migrate.signoff", "migrate.runbooks",
+        "migrate.evals.flow", "migrate.evals.provenance", "migrate.workspace", "migrate.signoff",
+        "migrate.runbooks",
         "migrate.calendar", "migrate.scaffolding", "migrate.schedule.status",
         "migrate.evals.spend",
     ),

@@ -149,7 +149,7 @@ def test_refusals_are_measured_and_break_the_refusal_gate(
     root = write_workspace(
         tmp_path / "ws", server.api_base, cases=100, gates={"pass_rate_drop": 0.2}
     )
-    result = run(cli, root)
+    result = run(cli, root, "--full")  # sequentially, the first look (40 cases) would settle
     assert result.exit_code == 1, result.output
     said(result, root, "FAIL: dep (100 cases, 1 sample; ",
          "  openai/cand: FAIL: 10 regressions, 0 improvements, 0 flaky. ")  # fmt: skip
@@ -172,7 +172,7 @@ def test_slower_candidate_breaks_the_latency_gate(
         candidates=("slow",),
         gates={"pass_rate_drop": 0.2},
     )
-    result = run(cli, root)
+    result = run(cli, root, "--full")  # sequentially, the broken gate would stop at 32 cases
     summary = summary_of(run_dirs(root)[0])
     gates = {g["name"]: g for g in summary["candidates"]["openai/slow"]["gates"]}
     assert gates["p95_latency_increase"]["status"] == "broken"

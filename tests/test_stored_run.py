@@ -81,7 +81,8 @@ def test_migrate_report_rescores_a_stored_run_to_its_stated_outcomes(
     for key in ("metrics", "candidates"):
         for model in stated[key]:
             assert set(rendered[key][model]) >= set(stated[key][model]), (key, model)
-    assert set(rendered) - {"cost"} == set(stated)  # cost: added after version 1
+    assert set(rendered) - {"cost"} == set(stated) | {"stopping"}  # added after version 1
+    assert rendered["stopping"] is None  # null: every case was run
     assert shape(rendered["drift"]) == shape(stated["drift"])
 
 

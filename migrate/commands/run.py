@@ -15,6 +15,7 @@ from migrate.evals.inputs import RunOptions
 from migrate.evals.progress import progress_for
 from migrate.evals.record_cost import CostEstimate
 from migrate.evals.results import error_breakdown
+from migrate.evals.sequential import stopping_text
 from migrate.files import relative_to
 from migrate.registry.load import load_registry
 from migrate.routing import RoutingSeam
@@ -39,6 +40,9 @@ def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
         f"{plural(outcome.counts.made, 'call')} made, {outcome.counts.cached} from the cache, "
         f"{plural(calls.errors, 'error')} in the journal)"
     )
+    if outcome.summary.stopping:
+        stop = stopping_text(outcome.summary.stopping)
+        lines.append("  " + stop[0].lower() + stop[1:])
     if results.infrastructure_failure:
         lines.append(f"  infrastructure: {results.infrastructure_failure}")
     else:
@@ -155,6 +159,7 @@ def run(
     use_cache: bool,
     budget: float | None,
     batch: bool,
+    full: bool,
     progress: bool,
     as_json: bool,
     now: Clock,
@@ -172,6 +177,7 @@ def run(
         use_cache=use_cache,
         budget=budget,
         batch=batch,
+        full=full,
     )
     try:
         outcome = run_dependency(

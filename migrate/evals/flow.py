@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import platform
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate import __version__
 from migrate.errors import UsageError
 from migrate.evals import rundir
 from migrate.evals.batch import BatchPending, BatchPhase, has_open_batches
@@ -32,7 +30,9 @@ from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, wr
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
 from migrate.evals.preflight import model_uses, preflight
 from migrate.evals.promptfoo.assertions import needs_judge
+from migrate.evals.provenance import previous_baseline, provenance
 from migrate.evals.record import (
+    Entry,
     Summary,
     Verdict,
     read_manifest,
@@ -41,9 +41,11 @@ from migrate.evals.record import (
     write_summary,
 )
 from migrate.evals.record_cost import CostEstimate
+from migrate.evals.record_stages import Stopping
 from migrate.evals.results import Results, evaluate, summarize
 from migrate.evals.rundir import JOURNAL_FILE, MANIFEST_FILE, SUMMARY_FILE
 from migrate.evals.runner import Breaker, CallCounts, CallSpec, Progress, execute
+from migrate.evals.sequential import CallStage, run_stages, stopping
 from migrate.evals.spend import (
     estimate_before_calls,
     pending_cases,
@@ -52,7 +54,7 @@ from migrate.evals.spend import (
     run_cost,
     stop_at_budget,
 )
-from migrate.files import relative_to
+from migrate.evals.stages import ALPHA
 from migrate.llm import CallRecord, ModelSeam, Target
 from migrate.llm_batch import BatchSeam, provider_of
 from migrate.provider_errors import CONFIGURATION_ERRORS
@@ -145,8 +147,15 @@ def run_dependency(
         counts = CallCounts()
         journal = JournalWriter(run_dir / JOURNAL_FILE)
         breaker = Breaker(budget=options.budget, spent=estimate.already_spent)
+
+        async def call_stage(part: RunInputs) -> bool:
+            await _call_everything(
+                part, run_dir, journal, seam, cache, progress, now, counts, breaker
+            )
+            return not breaker.stopped and not breaker.over_budget
+
         try:
-            if batch:
+            if batch:  # a batch run is never staged (inputs.stage_plan)
                 report = asyncio.run(
                     BatchPhase(
                         journal,
@@ -162,12 +171,7 @@ def run_dependency(
                 )
                 if not report.finished:
                     raise BatchPending(run_dir, report)
-            else:
-                asyncio.run(
-                    _call_everything(
-                        inputs, run_dir, journal, seam, cache, progress, now, counts, breaker
-                    )
-                )
+            results, stopped = _looks(run_dir, inputs, root, None if batch else call_stage)
         finally:
             journal.close()
             progress.finish()
@@ -179,14 +183,17 @@ def run_dependency(
             pending = pending_cases(inputs, load_entries(run_dir / JOURNAL_FILE))
         if pending:
             reached = _restricted(inputs, pending)
-            results = stop_at_budget(evaluate_run(run_dir, reached, root), cost, pending)
+            # The suite was not exhausted: a sequential run's cases so far are an interim look.
+            plan = inputs.manifest.sequential
+            alpha = plan.alphas[0] if plan is not None else ALPHA
+            results = stop_at_budget(evaluate_run(run_dir, reached, root, alpha), cost, pending)
             summary = summarize(reached.manifest, results, entries, now(), counts.made)
             summary.cost = cost
             why = f"the spend ${cost.spent or 0:.6f} reached the budget ${options.budget:.6f}"
             return RunOutcome(run_dir, results, summary, False, resumed, counts, stopped=why)
-        results = evaluate_run(run_dir, inputs, root)
         summary = summarize(inputs.manifest, results, entries, now(), counts.made)
         summary.cost = cost
+        summary.stopping = stopped(entries)
         write_outputs(run_dir, inputs, results, summary, root)
         return RunOutcome(run_dir, results, summary, reused=False, resumed=resumed, counts=counts)
 
@@ -244,30 +251,6 @@ def _start(registry: Registry, inputs: RunInputs, started: dt.datetime) -> Path:
     manifest.reproducibility = provenance(registry, inputs, started.date())
     write_inputs(run_dir, inputs)
     return run_dir
-
-
-def provenance(registry: Registry, inputs: RunInputs, today: dt.date) -> dict[str, object]:
-    """What reproducing the run needs beyond its inputs: versions and the files' commits."""
-    from migrate.history.git import read_git_facts
-    from migrate.llm import litellm_version
-
-    manifest = inputs.manifest
-    paths = [registry.root / p for p in [*manifest.prompt.files, manifest.suite.path]]
-    facts = read_git_facts(registry.root, paths, today)
-    commits = {}
-    for path in paths:
-        change = facts.last_change_of(path)
-        commits[relative_to(path, registry.root)] = (
-            {"commit": change.sha, "date": change.day.isoformat(), "author": change.author}
-            if change
-            else None
-        )
-    return {
-        "migrate_version": __version__,
-        "litellm_version": litellm_version(),
-        "python": platform.python_version(),
-        "last_commits": commits,
-    }
 
 
 async def _call_everything(
@@ -345,24 +328,35 @@ async def _canary_first(
     await execute(rest, journal, seam, cache, progress, now, counts, breaker)
 
 
-def previous_baseline(
-    run_dirs: list[Path], current: Path, baseline: str
-) -> tuple[str, dict[str, float | None]] | None:
-    """The latest earlier finished run's per-case outcomes on the same current model."""
-    for run_dir in reversed(run_dirs):
-        if run_dir == current or run_dir.name >= current.name:
-            continue
-        summary = try_read(read_summary, run_dir)
-        if summary is None or summary.models.baseline != baseline:
-            continue
-        outcomes = summary.outcomes.get(baseline)
-        if outcomes is not None:
-            return summary.run_id, outcomes
-    return None
+def _looks(
+    run_dir: Path, inputs: RunInputs, root: Path, call_stage: CallStage | None
+) -> tuple[Results, Callable[[list[Entry]], Stopping | None]]:
+    """The calls and the verdict, stage by stage for a sequential run (`call_stage` None:
+    replayed from the journal alone); and how to state where it stopped."""
+    plan = inputs.manifest.sequential
+    if plan is None:
+        if call_stage is not None:
+            asyncio.run(call_stage(inputs))
+        return evaluate_run(run_dir, inputs, root), lambda _: None
+
+    def look(part: RunInputs, alpha: float) -> Results:
+        return evaluate_run(run_dir, part, root, alpha)
+
+    async def journaled(part: RunInputs) -> bool:
+        # A replay: the stage was finished when the journal holds its every generation (a
+        # run whose model was stopped has a stage it never finished).
+        done = set(load_entries(run_dir / JOURNAL_FILE))
+        return not generation_specs(part, done)
+
+    outcome = asyncio.run(run_stages(inputs, plan, look, call_stage or journaled))
+    return outcome.results, lambda entries: stopping(plan, outcome, entries, len(inputs.cases))
 
 
-def evaluate_run(run_dir: Path, inputs: RunInputs, workspace_root: Path) -> Results:
-    """Score and compare everything the journal holds (no model call)."""
+def evaluate_run(
+    run_dir: Path, inputs: RunInputs, workspace_root: Path, alpha: float = ALPHA
+) -> Results:
+    """Score and compare everything the journal holds for `inputs`' cases (no model call),
+    the margin tests at two-sided error `alpha`."""
     manifest = inputs.manifest
     run_dirs = rundir.dependency_runs(workspace_root, manifest.dependency)
     return evaluate(
@@ -379,6 +373,7 @@ def evaluate_run(run_dir: Path, inputs: RunInputs, workspace_root: Path) -> Resu
         previous_baseline=previous_baseline(run_dirs, run_dir, manifest.baseline.model),
         messages=inputs.messages,
         params={m: manifest.params_for(m) for m in manifest.models},
+        alpha=alpha,
     )
 
 
@@ -392,7 +387,7 @@ def write_outputs(
 def _reuse(run_dir: Path, workspace_root: Path) -> RunOutcome:
     """An identical run finished recently: re-render its reports, make no call."""
     inputs = read_inputs(run_dir)
-    results = evaluate_run(run_dir, inputs, workspace_root)
+    results, _ = _looks(run_dir, inputs, workspace_root, None)
     summary = read_summary(run_dir)
     write_reports(run_dir, inputs, results, summary, workspace_root)
     return RunOutcome(run_dir, results, summary, reused=True, resumed=False, counts=CallCounts())
@@ -408,7 +403,7 @@ def rerender(run_dir: Path, workspace_root: Path, now: Clock) -> RunOutcome:
             "writes its reports"
         )
     inputs = read_inputs(run_dir)
-    results = evaluate_run(run_dir, inputs, workspace_root)
+    results, stopped = _looks(run_dir, inputs, workspace_root, None)
     previous = try_read(read_summary, run_dir)
     finished = _finished_at(previous.finished_at) if previous else None
     entries = list(read_journal(run_dir / JOURNAL_FILE))
@@ -420,6 +415,7 @@ def rerender(run_dir: Path, workspace_root: Path, now: Clock) -> RunOutcome:
         previous.calls.made_this_time if previous else 0,
     )
     summary.cost = recorded(inputs, entries, previous.cost if previous else None)
+    summary.stopping = stopped(entries)
     write_outputs(run_dir, inputs, results, summary, workspace_root)
     return RunOutcome(run_dir, results, summary, reused=True, resumed=False, counts=CallCounts())
 

@@ -31,11 +31,13 @@ from migrate.evals.record import (
     write_cases,
     write_manifest,
 )
+from migrate.evals.record_stages import StagePlan
+from migrate.evals.stages import look_alphas, plan_stages, seed_of
 from migrate.evals.suite import load_suite
 from migrate.files import relative_to
 from migrate.llm import Deployment, Target
 from migrate.registry.load import Registry
-from migrate.registry.schema import Dependency
+from migrate.registry.schema import Dependency, Gates
 from migrate.schedule.due import is_urgent
 from migrate.schedule.quarters import Quarter, migration_window, next_window
 from migrate.secrets import redact, register_secret_env
@@ -57,6 +59,7 @@ class RunOptions:
     use_cache: bool = True
     budget: float | None = None  # USD: refuse a run estimated above it, stop one that reaches it
     batch: bool = False  # through the providers' batch APIs (or settings.run.batch)
+    full: bool = False  # every case, even where a sequential run would stop early
 
 
 @dataclass
@@ -351,8 +354,19 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
         max_error_rate=registry.settings.run.max_error_rate,
     )
     prepared = RunInputs(manifest, inputs.cases, inputs.messages, inputs.checks_for)
+    batch = options.batch or registry.settings.run.batch  # a batch takes every case at once
+    if registry.settings.run.sequential and not options.full and not batch and manifest.candidates:
+        manifest.sequential = stage_plan([c.id for c in inputs.cases], manifest.gates)
     manifest.inputs_sha256 = prepared.identity()
     return prepared
+
+
+def stage_plan(case_ids: list[str], gates: Gates) -> StagePlan | None:
+    """The stages of a sequential run; None where one stage is all a suite can use."""
+    stages = plan_stages(len(case_ids), gates.pass_rate_drop)
+    if len(stages) < 2:
+        return None
+    return StagePlan(seed=seed_of(case_ids), stages=stages, alphas=look_alphas(len(stages)))
 
 
 def write_inputs(run_dir: Path, inputs: RunInputs) -> None:

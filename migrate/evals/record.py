@@ -27,6 +27,7 @@ from migrate.evals.record_metrics import ModelMetrics as ModelMetrics
 from migrate.evals.record_metrics import PassRateDiff as PassRateDiff
 from migrate.evals.record_metrics import Settlement as Settlement
 from migrate.evals.record_pairs import PairwiseSummary, SimilaritySummary
+from migrate.evals.record_stages import StagePlan, Stopping
 from migrate.evals.rundir import CASES_FILE, MANIFEST_FILE, SIGNOFF_FILE, SUMMARY_FILE
 from migrate.files import write_atomic
 from migrate.llm import CallRecord, Target
@@ -123,6 +124,7 @@ class Manifest(_Record):
     run_id: str = ""
     started_at: str = ""
     reproducibility: dict[str, Any] = Field(default_factory=dict)
+    sequential: StagePlan | None = None  # None: the whole suite in one stage
 
     @property
     def models(self) -> list[str]:
@@ -134,7 +136,7 @@ class Manifest(_Record):
     def identity(self) -> dict[str, Any]:
         """The fields that decide the calls and the verdict (not when or where it ran)."""
         exclude = {"inputs_sha256", "quarter", "run_id", "started_at", "reproducibility"}
-        data = self.model_dump(exclude=exclude)
+        data = self.model_dump(exclude=exclude | ({"sequential"} if not self.sequential else set()))
         # Fields added after version 1 count only when set, so a version 1 run keeps its
         # identity (and is still served from the cache).
         for added in ("model_params", "graders"):
@@ -287,6 +289,7 @@ class Summary(_Record):
     calls: Calls = Field(default_factory=Calls)
     cost: RunCost | None = None  # estimate, spend, projected monthly cost (record_cost.py)
     reproducibility: dict[str, Any] = Field(default_factory=dict)
+    stopping: Stopping | None = None  # a sequential run: where it stopped
 
 
 # --- signoff.json --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from migrate.evals.record_calls import DeploymentCalls
 from migrate.evals.record_pairs import SimilaritySummary
 from migrate.evals.scoring import CaseResult, score_model
 from migrate.evals.similarity import similarity
+from migrate.evals.stages import ALPHA
 from migrate.evals.verdict import RANK, Comparison, compare, margin_decisions
 from migrate.registry.schema import Gates
 
@@ -103,6 +104,7 @@ def evaluate(
     messages: dict[str, list[dict[str, str]]] | None = None,
     params: dict[str, dict[str, Any]] | None = None,  # by model: what its calls were sent
     graders: Graders | None = None,  # promptfoo's graders (see grading.py)
+    alpha: float = ALPHA,  # two-sided error of the margin tests: a sequential look's, or 0.05
 ) -> Results:
     models = [baseline, *candidates]
     by_model = {
@@ -152,8 +154,9 @@ def evaluate(
             preferences,
             samples,
             gates.pass_rate_drop,
+            alpha,
         )
-        if len(candidates) > 1
+        if len(candidates) > 1 or alpha != ALPHA
         else ({}, {})
     )
     comparisons = {
@@ -169,6 +172,7 @@ def evaluate(
             pass_rate_measured=per_output,
             decisions=(pass_rates.get(m), pairwise.get(m)),
             family=len(candidates),
+            alpha=alpha,
         )
         for m in candidates
     }

@@ -34,6 +34,7 @@ from migrate.evals.record import (
 )
 from migrate.evals.record_pairs import PairwiseSummary
 from migrate.evals.scoring import CaseResult
+from migrate.evals.stages import z_for
 from migrate.evals.stats import (
     AdjustedDecision,
     Interval,
@@ -135,17 +136,20 @@ def margin_decisions(
     preferences: Mapping[str, Preference | None],
     samples: int,
     margin: float,
+    alpha: float = 0.05,
 ) -> tuple[dict[str, AdjustedDecision], dict[str, AdjustedDecision]]:
     """Each candidate's pass-rate gate and pairwise gate, each Holm-adjusted across the
     candidates: the owner picks one, and a 95% interval apiece would overstate the evidence
-    for the one picked. With one candidate, its plain 95% intervals."""
+    for the one picked. With one candidate, its plain 95% intervals. `alpha`: the family's
+    two-sided error (a sequential run's look spends less than 0.05)."""
     pass_rates = holm_decisions(
         {m: paired_fractions(baseline_rows, rows) for m, rows in by_candidate.items()},
         samples,
         margin,
+        alpha,
     )
     judged = {m: preference_fractions(p) for m, p in preferences.items() if p and p.n}
-    return pass_rates, holm_decisions(judged, samples, margin)
+    return pass_rates, holm_decisions(judged, samples, margin, alpha)
 
 
 def settlement(differences: list[float], margin: float, level: float = 0.95) -> Settlement | None:
@@ -176,12 +180,14 @@ def compare(
     pass_rate_measured: bool = True,
     decisions: tuple[AdjustedDecision | None, AdjustedDecision | None] = (None, None),
     family: int = 1,
+    alpha: float = 0.05,
 ) -> Comparison:
     """One candidate against the baseline. `preference`: the judge's side-by-side verdicts
     when the suite has a pairwise check; `pass_rate_measured` is False when every check is
     pairwise (every output then passes). `decisions` are its pass-rate and pairwise gates
     when they were Holm-adjusted across `family` candidates (`margin_decisions`); without
-    them each gate is decided on its own 95% interval."""
+    them each gate is decided on its own 95% interval. `alpha`: the two-sided error of the
+    refusal gate's interval (a sequential run's look spends less than 0.05)."""
     regressions, improvements, flaky, unscored = [], [], [], []
     base_refusals: list[float] = []
     cand_refusals: list[float] = []
@@ -238,8 +244,9 @@ def compare(
             _refusal_gate(
                 base_metrics,
                 cand_metrics,
-                paired_difference(base_refusals, cand_refusals, samples),
+                paired_difference(base_refusals, cand_refusals, samples, z_for(alpha)),
                 gates.refusal_rate_increase,
+                1 - alpha,
             )
         )
     if gates.p95_latency_increase is not None:
@@ -298,13 +305,13 @@ def _pass_rate_gate(comparison: Comparison, status: str) -> GateResult:
 
 
 def _refusal_gate(
-    base: ModelMetrics, cand: ModelMetrics, increase: PairedDifference, limit: float
+    base: ModelMetrics, cand: ModelMetrics, increase: PairedDifference, limit: float, level: float
 ) -> GateResult:
     # The same paired interval as the pass rate's, on each case's share of refused samples.
     interval = increase.interval
     text = (
         f"refusals {_rate(base.refusal_rate)} -> {_rate(cand.refusal_rate)} "
-        f"(increase {_pct(increase.estimate)}, 95% interval [{_pct(interval.low)}, "
+        f"(increase {_pct(increase.estimate)}, {level_text(level)} interval [{_pct(interval.low)}, "
         f"{_pct(interval.high)}], limit +{limit * 100:.1f} pts)"
     )
     if increase.estimate <= limit:

@@ -156,6 +156,11 @@ class RunSettings(Strict):
         description="send a run's calls through the providers' batch APIs at batch prices "
         "(`migrate run --batch`): exit 5 until every batch is back",
     )
+    sequential: bool = Field(
+        default=True,
+        description="take the cases in seeded random stages and stop once every candidate's "
+        "verdict is settled (`migrate run --full` runs every case)",
+    )
 
 
 class SignoffSettings(Strict):

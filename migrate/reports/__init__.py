@@ -16,6 +16,7 @@ from migrate.evals.inputs import RunInputs
 from migrate.evals.power import smallest_drop_ruled_out, suite_reach
 from migrate.evals.record import Summary, read_summary, try_read
 from migrate.evals.results import Results
+from migrate.evals.sequential import stopping_text
 from migrate.evals.stats import level_text
 from migrate.evals.verdict import Comparison
 from migrate.files import write_atomic
@@ -304,6 +305,8 @@ def report_context(
         "suite_lines": suite_lines(health),
         "suite_as_of": day.isoformat() if (day := run_day(inputs, summary)) else None,
         "cost": cost_context(summary, results.baseline),
+        "stopping": stopping_text(summary.stopping) if summary.stopping else "",
+        "error_control": summary.stopping.error_control if summary.stopping else "",
     }
 
 
