@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import os
 import re
 import traceback
 from collections.abc import Callable, Mapping
@@ -98,10 +99,36 @@ class _Loader(jinja2.BaseLoader):
         filename = f"{_PACKAGE}/{_PACKAGE_DIR}/{name}"  # a stable name for messages
         self.served.add(filename)
 
-        def uptodate() -> bool:  # stale once the workspace adds an override
-            return self.override_path(template) is None
+        # Stale once the workspace adds an override; asked at every render, so a plain
+        # string and os.path rather than a Path built each time.
+        override = (
+            None
+            if self.folder is None or template.startswith(PACKAGED_PREFIX)
+            else os.path.join(self.folder, name)
+        )
+
+        def uptodate() -> bool:
+            return override is None or not os.path.isfile(override)
 
         return source, filename, uptodate
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(SandboxedEnvironment):
+    """The sandbox, with `x.key` on a plain dict looked up without the failed attribute
+    lookup first: a runbook's context is dicts, and jinja2 raised and caught an
+    AttributeError for each of its hundred-odd lookups. The answer is the same: a plain
+    dict has no attribute but those of `dict`, and jinja2 falls back to the item."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except LookupError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
 
 class Templates:
@@ -109,7 +136,7 @@ class Templates:
 
     def __init__(self, workspace_root: Path | None) -> None:
         self._loader = _Loader(workspace_root)
-        self.environment = SandboxedEnvironment(
+        self.environment = _Environment(
             loader=self._loader,
             undefined=jinja2.StrictUndefined,
             autoescape=_autoescape,

@@ -32,13 +32,18 @@ KEPT = 16  # entries kept: the registries (and versions of them) read most recen
 def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
     """Where parsed registries are kept: $XDG_CACHE_HOME/migrate/yaml (~/.cache by default);
     None where there is no home to keep them in."""
+    return cache_folder("yaml", environ)
+
+
+def cache_folder(name: str, environ: Mapping[str, str] = os.environ) -> Path | None:
+    """$XDG_CACHE_HOME/migrate/NAME (~/.cache by default); None without a home."""
     base = environ.get("XDG_CACHE_HOME")
     if not base:
         try:
             base = str(Path.home() / ".cache")
         except RuntimeError:
             return None
-    return Path(base) / "migrate" / "yaml"
+    return Path(base) / "migrate" / name
 
 
 def load_yaml_cached(path: Path, display: str, cache_dir: Path | None) -> Located:

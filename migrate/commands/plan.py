@@ -15,7 +15,7 @@ from migrate.console import print_json, say, table
 from migrate.errors import ExitCode
 from migrate.evals.rundir import runbook_path
 from migrate.files import relative_to
-from migrate.runbooks.estimate import SuiteCache, dependency_cost
+from migrate.runbooks.estimate import PlanCache, dependency_cost
 from migrate.runbooks.writer import Runbook, RunbookStatus, build_runbooks, write_runbooks
 from migrate.schedule.due import Due, Plan, default_quarter, plan_quarter
 from migrate.schedule.quarters import Quarter
@@ -46,8 +46,8 @@ def run(
     ws = open_workspace(registry_path, today)
     target = Quarter.parse(quarter) if quarter else default_quarter(today, ws.registry)
     plan = plan_quarter(ws.registry, ws.facts, today, target)
-    suites: SuiteCache = {}
-    costs = {d.dependency: dependency_cost(ws.registry, d.dependency, suites).to_json()
+    cache = PlanCache()
+    costs = {d.dependency: dependency_cost(ws.registry, d.dependency, cache).to_json()
              for d in plan.due}  # fmt: skip
     runbooks = (
         build_runbooks(ws, plan, quarter_given=quarter is not None, costs=costs) if write else []

@@ -84,6 +84,14 @@ def finished_runs(root: Path, dependency: str = "*") -> list[Path]:
     return _runs_with(root, dependency, SUMMARY_FILE)
 
 
+def finished_runs_by_dependency(root: Path) -> dict[str, list[Path]]:
+    """`finished_runs` of every dependency with one, from one walk of the runs folder."""
+    found: dict[str, list[Path]] = {}
+    for run_dir in finished_runs(root):
+        found.setdefault(run_dir.parents[1].name, []).append(run_dir)
+    return found
+
+
 def signed_runs(root: Path) -> list[Path]:
     """Run directories with a sign-off, oldest first."""
     return _runs_with(root, "*", SIGNOFF_FILE)

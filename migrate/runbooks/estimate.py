@@ -10,7 +10,8 @@ recorded (litellm's map, as `migrate run` found it).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from migrate.errors import InputError, UsageError
@@ -27,7 +28,7 @@ from migrate.evals.inputs import JUDGED_CHECKS, SuiteInputs, suite_inputs, targe
 from migrate.evals.judge import judge_params
 from migrate.evals.record import read_summary, try_read
 from migrate.evals.record_cost import CostEstimate, Projection, RunCost
-from migrate.evals.rundir import finished_runs
+from migrate.evals.rundir import finished_runs_by_dependency
 from migrate.llm import price_for
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency
@@ -58,8 +59,8 @@ class DependencyCost:
         }
 
 
-def _latest_cost(registry: Registry, dep_id: str) -> tuple[str | None, RunCost | None]:
-    for run_dir in reversed(finished_runs(registry.root, dep_id)):
+def _latest_cost(runs: list[Path]) -> tuple[str | None, RunCost | None]:
+    for run_dir in reversed(runs):
         summary = try_read(read_summary, run_dir)
         if summary is not None and summary.cost is not None:
             return summary.run_id, summary.cost
@@ -67,14 +68,32 @@ def _latest_cost(registry: Registry, dep_id: str) -> tuple[str | None, RunCost |
 
 
 SuiteKey = tuple[str, tuple[str, ...], str]
-SuiteCache = dict[SuiteKey, "SuiteInputs | str"]  # rendered suites, or why one cannot be
 
 
-def _suite(registry: Registry, dependency: Dependency, suites: SuiteCache) -> SuiteInputs | str:
+@dataclass
+class PlanCache:
+    """What one plan works out once for every dependency that shares it: each rendered
+    suite (or why it cannot be), each estimate by everything it is computed from, and the
+    finished runs (one walk of the runs folder, not one per dependency)."""
+
+    suites: dict[SuiteKey, SuiteInputs | str] = field(default_factory=dict)
+    estimates: dict[str, CostEstimate] = field(default_factory=dict)  # shared: read only
+    runs: dict[str, list[Path]] | None = None  # finished runs by dependency, walked once
+
+    def finished_runs(self, root: Path, dep_id: str) -> list[Path]:
+        if self.runs is None:
+            self.runs = finished_runs_by_dependency(root)
+        return self.runs.get(dep_id, [])
+
+
+def _suite(
+    registry: Registry, dependency: Dependency, cache: PlanCache
+) -> tuple[SuiteKey, SuiteInputs | str]:
     """A dependency's rendered suite, once per plan for every dependency that shares it."""
     assert dependency.eval is not None
     checks = json.dumps([c.model_dump(mode="json") for c in dependency.eval.checks])
     key = (dependency.eval.cases, tuple(dependency.prompt_files), checks)
+    suites = cache.suites
     if key not in suites:
         try:
             suites[key] = suite_inputs(registry, dependency, None)
@@ -84,15 +103,17 @@ def _suite(registry: Registry, dependency: Dependency, suites: SuiteCache) -> Su
             suites[key] = exc.message
         except ImportError as exc:  # a suite whose JavaScript needs an engine not installed
             suites[key] = f"the suite cannot be rendered here: {exc}"
-    return suites[key]
+    return key, suites[key]
 
 
 def dependency_cost(
-    registry: Registry, dep_id: str, suites: SuiteCache | None = None
+    registry: Registry, dep_id: str, cache: PlanCache | None = None
 ) -> DependencyCost:
-    """The estimated cost of `dep_id`'s full run, as `migrate run` would make it."""
+    """The estimated cost of `dep_id`'s full run, as `migrate run` would make it; `cache`:
+    what the plan has worked out for the dependencies before it."""
     dependency = registry.dependencies[dep_id]
-    run_id, previous = _latest_cost(registry, dep_id)
+    cache = PlanCache() if cache is None else cache
+    run_id, previous = _latest_cost(cache.finished_runs(registry.root, dep_id))
     projections = []
     if previous is not None and dependency.volume is not None:
         projections = [
@@ -109,7 +130,7 @@ def dependency_cost(
     if dependency.eval is None:
         found.problem = "no eval suite"
         return found
-    suite = _suite(registry, dependency, {} if suites is None else suites)
+    suite_key, suite = _suite(registry, dependency, cache)
     if isinstance(suite, str):
         found.problem = suite
         return found
@@ -134,9 +155,25 @@ def dependency_cost(
         judge_model=judge,
         judge_params=judge_params({judge: registry.model(judge).params}, judge) if judge else {},
     )
-    found.estimate = estimate_calls(
-        planned, set(), prices, expected_outputs(previous), _counter(suite)
+    expected = expected_outputs(previous)
+    # Many dependencies share a suite, models and prices: the same inputs, the same estimate.
+    key = json.dumps(
+        [
+            suite_key,
+            models,
+            planned.params,
+            planned.samples,
+            judge,
+            planned.judge_params,
+            sorted((m, astuple(p) if p else None) for m, p in prices.items()),
+            sorted(expected.items()),
+        ],
+        sort_keys=True,
+        default=repr,
     )
+    if key not in cache.estimates:
+        cache.estimates[key] = estimate_calls(planned, set(), prices, expected, _counter(suite))
+    found.estimate = cache.estimates[key]
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -70,6 +71,9 @@ def _day_of_quarter(quarter: Quarter, day: int) -> dt.date:
     return min(quarter.first_day + dt.timedelta(days=day - 1), quarter.last_day)
 
 
+# Planning asks for the same few windows thousands of times (every dependency, every
+# quarter of the feed); the arguments are immutable, so each answer is kept.
+@functools.lru_cache(maxsize=1024)
 def migration_window(quarter: Quarter, settings: WindowSettings) -> Window:
     start = _day_of_quarter(quarter, settings.start_day)
     end = min(start + dt.timedelta(days=settings.length_days - 1), quarter.last_day)
@@ -82,6 +86,7 @@ def review_meeting(quarter: Quarter, settings: ReviewSettings, tz: dt.tzinfo) ->
     return Meeting(start, start + dt.timedelta(minutes=settings.duration_minutes), quarter)
 
 
+@functools.lru_cache(maxsize=1024)
 def next_window(today: dt.date, settings: WindowSettings) -> Window:
     """The earliest migration window that starts on or after `today`."""
     quarter = Quarter.containing(today)

@@ -11,9 +11,14 @@ a time limit and the isolate a heap limit; a runaway snippet fails its check, ne
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+from pathlib import Path
 from typing import Any
+
+from migrate.files import write_atomic
+from migrate.yamlcache import cache_folder
 
 TIME_LIMIT_SECONDS = 5.0
 MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
@@ -103,9 +108,90 @@ def _fresh_isolate() -> _Isolate:
 
 
 def regex_error(pattern: str) -> str | None:
-    """JavaScript's complaint about `pattern` (as `new RegExp(pattern)`), or None."""
-    message = _isolate().call_json("__pfRegexError", pattern)
-    return str(message) or None
+    """JavaScript's complaint about `pattern` (as `new RegExp(pattern)`), or None.
+
+    V8's answers are kept as data (`_RegexAnswers`): loading a suite whose patterns were
+    checked before by the same engine does not start V8 (about 0.12 s of every command).
+    """
+    answers = _RegexAnswers.shared()
+    message = answers.get(pattern)
+    if message is None:
+        message = str(_isolate().call_json("__pfRegexError", pattern))
+        answers.put(pattern, message)
+    return message or None
+
+
+class _RegexAnswers:
+    """`new RegExp(pattern)`'s complaint ("" for none) by pattern, kept in one JSON file
+    (`$XDG_CACHE_HOME/migrate/js/regex.json`), never a pickle. The file names the engine
+    (mini-racer's version and the helpers above): another engine's answers are dropped,
+    as is a file that does not read as this format."""
+
+    FORMAT = "migrate-js-regex-1"
+    KEPT = 4096  # answers kept; past that the file starts afresh
+
+    _shared: _RegexAnswers | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.engine = ""
+        self.answers: dict[str, str] = {}
+        self.loaded = False
+
+    @classmethod
+    def shared(cls) -> _RegexAnswers:
+        folder = cache_folder("js")
+        path = None if folder is None else folder / "regex.json"
+        with cls._lock:
+            if cls._shared is None or cls._shared.path != path:
+                cls._shared = cls(path)
+            return cls._shared
+
+    def _load(self) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            engine = version("mini-racer")
+        except PackageNotFoundError:
+            engine = "none"
+        prelude = hashlib.sha256(_PRELUDE.encode()).hexdigest()
+        self.engine = f"{self.FORMAT} mini-racer {engine} {prelude}"
+        self.loaded = True
+        if self.path is None:
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict) or data.get("engine") != self.engine:
+            return
+        answers = data.get("answers")
+        if isinstance(answers, dict) and all(isinstance(v, str) for v in answers.values()):
+            self.answers = answers
+
+    @staticmethod
+    def _key(pattern: str) -> str:
+        return hashlib.sha256(pattern.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, pattern: str) -> str | None:
+        with self._lock:
+            if not self.loaded:
+                self._load()
+            return self.answers.get(self._key(pattern))
+
+    def put(self, pattern: str, message: str) -> None:
+        with self._lock:
+            if len(self.answers) >= self.KEPT:
+                self.answers = {}
+            self.answers[self._key(pattern)] = message
+            if self.path is None:
+                return
+            text = json.dumps({"engine": self.engine, "answers": self.answers})
+            try:
+                write_atomic(self.path, text)
+            except OSError:  # a cache that cannot be written is only slower
+                pass
 
 
 def regex_test(pattern: str, text: str) -> bool:
