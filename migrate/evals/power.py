@@ -69,11 +69,14 @@ def size_at_observed_rates(
     differences: Sequence[float], margin: float, z: float = Z95
 ) -> int | None:
     """The smallest suite whose interval clears the margin (on either side) if its cases
-    differed at exactly the observed rates; None when the estimate sits on the margin."""
+    differed at exactly the observed rates; None when the estimate sits on the margin, or so
+    close to it (rounding apart) that no suite of up to LIMIT cases would clear it."""
     if not differences:
         return None
     per_case = score_statistic(-margin, *support(differences), 1)
-    if per_case == 0 or not math.isfinite(per_case):
+    # Past LIMIT the search below would step through sizes whose square roots rounding no
+    # longer tells apart: an estimate a rounding error off the margin looped for ever.
+    if not math.isfinite(per_case) or z * z / (per_case * per_case or 1e-300) > LIMIT:
         return None
     # At fixed rates the statistic grows as sqrt(N): the first N past z^2 / per_case^2.
     size = math.floor(z * z / (per_case * per_case)) + 1

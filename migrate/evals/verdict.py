@@ -154,7 +154,8 @@ def margin_decisions(
 
 def settlement(differences: list[float], margin: float, level: float = 0.95) -> Settlement | None:
     """How large a suite, drawn at the observed per-case differences, would settle the
-    gate at the interval's level; None when the estimate sits exactly on the margin."""
+    gate at the interval's level; None when the estimate sits on the margin (or within
+    what no suite of up to LIMIT cases resolves)."""
     z = NormalDist().inv_cdf(1 - (1 - level) / 2)
     found = cases_to_settle(differences, margin, z, seed=SETTLE_SEED)
     if found is None:
@@ -425,7 +426,10 @@ def _explain(comparison: Comparison, samples: int, any_difference: bool) -> str:
 def _settle_sentence(found: Settlement | None, n: int, samples: int) -> str:
     """How many cases would settle the pass-rate gate, in words."""
     if found is None:
-        return "The estimate sits exactly on the margin: no suite size can be stated."
+        return (
+            f"The estimate sits on the margin: no suite of up to {LIMIT:,} cases would settle "
+            "it at the observed rates."
+        )
     per_case = f"{samples} sample{'s' if samples != 1 else ''} per case"
     suite = f"(the suite has {n}; drawn at the observed rates, {per_case})"
     even, likely = found.for_even_chance, found.for_likely
