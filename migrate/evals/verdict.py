@@ -426,10 +426,7 @@ def _explain(comparison: Comparison, samples: int, any_difference: bool) -> str:
 def _settle_sentence(found: Settlement | None, n: int, samples: int) -> str:
     """How many cases would settle the pass-rate gate, in words."""
     if found is None:
-        return (
-            f"The estimate sits on the margin: no suite of up to {LIMIT:,} cases would settle "
-            "it at the observed rates."
-        )
+        return f"The estimate sits on the margin: no suite of up to {LIMIT:,} cases settles it."
     per_case = f"{samples} sample{'s' if samples != 1 else ''} per case"
     suite = f"(the suite has {n}; drawn at the observed rates, {per_case})"
     even, likely = found.for_even_chance, found.for_likely
