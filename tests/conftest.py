@@ -1,4 +1,5 @@
-"""Shared fixtures: hermetic homes, real git repositories, a CLI runner."""
+"""Shared fixtures: hermetic homes, real git repositories, a CLI runner, a scripted model
+server (each test scripts its behaviours)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from migrate.cli import app
+from tests.support.openai_server import ScriptedServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_FILES = ["models.yaml", "prompts", "evals"]
@@ -93,6 +95,14 @@ def write(path: Path, text: str) -> Path:
 @pytest.fixture
 def cli() -> Iterator[CliRunner]:
     yield CliRunner()
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    """An OpenAI-compatible server on 127.0.0.1 with no behaviour yet: a test scripts
+    `server.behaviours[...]` (a file may override this fixture with its own scripts)."""
+    with ScriptedServer({}) as running:
+        yield running
 
 
 def invoke(runner: CliRunner, *args: str, cwd: Path | None = None):  # type: ignore[no-untyped-def]

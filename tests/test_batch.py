@@ -4,7 +4,6 @@ scripted server's `/v1/files` and `/v1/batches`; submitted, polled, collected, r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,6 @@ MINI_BATCH = (0.075, 0.30)
 @pytest.fixture(autouse=True)
 def model_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_LLM_KEY", "sk-test-SENTINEL-7f3a9c21e4b8")
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer({}) as running:
-        yield running
 
 
 def run(cli, root: Path, *args: str):  # type: ignore[no-untyped-def]

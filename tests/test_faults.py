@@ -69,12 +69,6 @@ def model_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_LLM_KEY", "sk-test-faults-0123456789")
 
 
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer({}) as running:
-        yield running
-
-
 def http_date(seconds_ahead: float) -> str:
     moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds_ahead)
     return email.utils.format_datetime(moment, usegmt=True)

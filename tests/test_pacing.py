@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -254,12 +253,6 @@ CASES = 40  # x 2 models = 80 calls
 PER_WINDOW, WINDOW = 20, 1.0  # 80 calls need 4 windows: the last ones leave 3 s after the first
 LATENCY = 0.05
 ALLOWED = math.ceil(2 * CASES / PER_WINDOW - 1) * WINDOW + LATENCY
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer({}) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,6 @@ NUMBER = re.compile(r"number (\d+)")
 @pytest.fixture(autouse=True)
 def model_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_LLM_KEY", "sk-test-SENTINEL-5b1e0c9d7a2f")
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer({}) as running:
-        yield running
 
 
 def right(number: str) -> str:

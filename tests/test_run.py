@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,12 +34,6 @@ def model_key(monkeypatch: pytest.MonkeyPatch) -> str:
     key = "sk-test-SENTINEL-7f3a9c21e4b8"
     monkeypatch.setenv("TEST_LLM_KEY", key)
     return key
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer({}) as running:
-        yield running
 
 
 def run(cli, root: Path, *args: str):  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +74,6 @@ class Outputs:
         self.codes[label] = result.exit_code
         assert "internal error" not in result.stderr, (label, result.stderr)
         return result
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer({}) as running:
-        yield running
 
 
 def echoing_auth_error(request: Request) -> Reply:
