@@ -174,6 +174,52 @@ def price_for(target: Target, model_cost: dict[str, Any] | None) -> tuple[float,
     return None
 
 
+def answer_record(
+    text: Any,
+    finish: Any,
+    prompt_tokens: Any,
+    completion_tokens: Any,
+    price: tuple[float, float] | None,
+    latency: float | None,
+    attempt: int = 1,
+    *,
+    answered: bool = True,
+) -> CallRecord:
+    """The record of a completion from what its first choice and its usage said, however it
+    came (a synchronous call, a batch's output line): no choice, a content filter, a price."""
+    tokens = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+    if not answered:
+        return CallRecord.failure(
+            "EmptyResponse", "the response had no choices", latency, attempt, **tokens
+        )
+    if isinstance(text, str):
+        # A lone surrogate ("\ud83d" cut from an emoji) is valid JSON but not UTF-8:
+        # replace it so that the journal line can always be written.
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    if finish == "content_filter":
+        return CallRecord.failure(
+            "ContentFiltered",
+            "the provider's content filter stopped the answer",
+            latency,
+            attempt,
+            text=text or "",
+            finish_reason=finish,
+            **tokens,
+        )
+    cost = None
+    if price is not None and isinstance(prompt_tokens, int) and isinstance(completion_tokens, int):
+        cost = prompt_tokens * price[0] + completion_tokens * price[1]
+    return CallRecord(
+        text if isinstance(text, str) else "",
+        finish,
+        prompt_tokens,
+        completion_tokens,
+        cost,
+        latency,
+        attempts=attempt,
+    )
+
+
 class ModelSeam:
     """Calls models with bounded, adaptive concurrency, timeouts and retries, each model
     paced by what its provider says of its rate limit."""
@@ -341,48 +387,14 @@ class ModelSeam:
     def _record(self, target: Target, response: Any, latency: float, attempt: int) -> CallRecord:
         choices = getattr(response, "choices", None) or []
         usage = getattr(response, "usage", None)
-        prompt_tokens = getattr(usage, "prompt_tokens", None)
-        completion_tokens = getattr(usage, "completion_tokens", None)
-        if not choices:
-            return CallRecord.failure(
-                "EmptyResponse",
-                "the response had no choices",
-                latency,
-                attempt,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-            )
-        choice = choices[0]
-        message = getattr(choice, "message", None)
-        text = getattr(message, "content", None)
-        if isinstance(text, str):
-            # A lone surrogate ("\ud83d" cut from an emoji) is valid JSON but not UTF-8:
-            # replace it so that the journal line can always be written.
-            text = text.encode("utf-8", "replace").decode("utf-8")
-        finish = getattr(choice, "finish_reason", None)
-        if finish == "content_filter":
-            return CallRecord.failure(
-                "ContentFiltered",
-                "the provider's content filter stopped the answer",
-                latency,
-                attempt,
-                text=text or "",
-                finish_reason=finish,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-            )
-        price = price_per_token(target)
-        cost = None
-        if price is not None and prompt_tokens is not None and completion_tokens is not None:
-            cost = prompt_tokens * price[0] + completion_tokens * price[1]
-        return CallRecord(
-            text if isinstance(text, str) else "",
-            finish,
-            prompt_tokens,
-            completion_tokens,
-            cost,
+        choice = choices[0] if choices else None
+        return answer_record(
+            getattr(getattr(choice, "message", None), "content", None) if choice else None,
+            getattr(choice, "finish_reason", None),
+            getattr(usage, "prompt_tokens", None),
+            getattr(usage, "completion_tokens", None),
+            price_per_token(target),
             latency,
-            None,
-            None,
             attempt,
+            answered=choice is not None,
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrate.errors import InfrastructureError, UsageError
-from migrate.llm import CallRecord, Target, litellm_module
+from migrate.llm import CallRecord, Target, answer_record, litellm_module
 from migrate.provider_errors import RETRYABLE, classify
 from migrate.secrets import redact
 
@@ -257,38 +257,15 @@ def result_record(row: dict[str, Any], price: tuple[float, float] | None) -> Cal
     usage = body.get("usage") or {}
     prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
     choices = body.get("choices") or []
-    if not choices:
-        return CallRecord.failure(
-            "EmptyResponse",
-            "the response had no choices",
-            latency=None,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-        )
-    text: Any = (choices[0].get("message") or {}).get("content")
-    if isinstance(text, str):
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    finish = choices[0].get("finish_reason")
-    if finish == "content_filter":
-        return CallRecord.failure(
-            "ContentFiltered",
-            "the provider's content filter stopped the answer",
-            latency=None,
-            text=text or "",
-            finish_reason=finish,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-        )
-    cost = None
-    if price is not None and isinstance(prompt_tokens, int) and isinstance(completion_tokens, int):
-        cost = prompt_tokens * price[0] + completion_tokens * price[1]
-    return CallRecord(
-        text if isinstance(text, str) else "",
-        finish,
+    choice = choices[0] if choices else {}
+    return answer_record(
+        (choice.get("message") or {}).get("content"),
+        choice.get("finish_reason"),
         prompt_tokens,
         completion_tokens,
-        cost,
+        price,
         None,
+        answered=bool(choices),
     )
 
 

@@ -148,10 +148,10 @@ def run_dependency(
         journal = JournalWriter(run_dir / JOURNAL_FILE)
         breaker = Breaker(budget=options.budget, spent=estimate.already_spent)
 
+        caller = Caller(journal, seam, cache, progress, now, counts, breaker)
+
         async def call_stage(part: RunInputs) -> bool:
-            await _call_everything(
-                part, run_dir, journal, seam, cache, progress, now, counts, breaker
-            )
+            await _call_everything(part, run_dir, caller)
             return not breaker.stopped and not breaker.over_budget
 
         try:
@@ -253,24 +253,51 @@ def _start(registry: Registry, inputs: RunInputs, started: dt.datetime) -> Path:
     return run_dir
 
 
-async def _call_everything(
-    inputs: RunInputs,
-    run_dir: Path,
-    journal: JournalWriter,
-    seam: ModelSeam,
-    cache: dict[str, CallRecord],
-    progress: Progress,
-    now: Clock,
-    counts: CallCounts,
-    breaker: Breaker,
-) -> None:
+@dataclass
+class Caller:
+    """What every call phase of a run shares: where calls are journaled, the seam, the
+    cache, progress, the clock, the counts and the breaker."""
+
+    journal: JournalWriter
+    seam: ModelSeam
+    cache: dict[str, CallRecord]
+    progress: Progress
+    now: Clock
+    counts: CallCounts
+    breaker: Breaker
+
+    async def execute(self, specs: list[CallSpec]) -> list[Entry]:
+        return await execute(
+            specs, self.journal, self.seam, self.cache, self.progress, self.now, self.counts,
+            self.breaker,
+        )  # fmt: skip
+
+    async def canary_first(self, specs: list[CallSpec]) -> None:
+        """One call per model first; when a provider refuses one because the run is set up
+        wrong (a key, a parameter, a model name), no other call is made: the run stops."""
+        first: dict[str, CallSpec] = {}
+        for spec in specs:
+            first.setdefault(spec.model, spec)
+        canaries = list(first.values())
+        for entry in await self.execute(canaries):
+            error = entry.record.error
+            if error in CONFIGURATION_ERRORS:
+                why = f"{entry.model} refused the first call: {error}: {entry.record.error_message}"
+                for model in {s.model for s in specs}:
+                    self.breaker.stop(model, why)
+        chosen = {id(s) for s in canaries}
+        await self.execute([s for s in specs if id(s) not in chosen])
+
+
+async def _call_everything(inputs: RunInputs, run_dir: Path, caller: Caller) -> None:
+    progress, breaker = caller.progress, caller.breaker
     entries = load_entries(run_dir / JOURNAL_FILE)
     specs = generation_specs(inputs, set(entries))
     models = inputs.manifest.models
     total = len(inputs.cases) * inputs.manifest.samples
     done = {m: sum(1 for k in entries if k[0] == "generate" and k[1] == m) for m in models}
     progress.start("generate", {m: total for m in models}, done)
-    await _canary_first(specs, journal, seam, cache, progress, now, counts, breaker)
+    await caller.canary_first(specs)
     if breaker.stopped or breaker.over_budget:
         # A model was stopped: the run cannot be judged, so judging it costs for nothing; or
         # the budget is spent: no call is made, judges included.
@@ -281,9 +308,11 @@ async def _call_everything(
         judge_model = judges[0].model
         already = sum(1 for k in entries if k[0] == "judge")
         progress.start("judge", {judge_model: len(judges) + already}, {judge_model: already})
-        await _canary_first(judges, journal, seam, cache, progress, now, counts, breaker)
+        await caller.canary_first(judges)
     # promptfoo's graders: each round asks every conversation's next step
     for _ in range(MAX_STEPS):
+        if breaker.over_budget:
+            return  # no call would be made: planning the same steps again is all a round did
         entries = load_entries(run_dir / JOURNAL_FILE)
         # off the event loop: a grader may first run the assertion's JavaScript transform
         planned = await asyncio.to_thread(grade_specs, inputs, entries)
@@ -294,38 +323,11 @@ async def _call_everything(
         for spec in grades:
             totals[spec.model] = totals.get(spec.model, 0) + 1
         progress.start("grade", totals, {m: 0 for m in totals})
-        await _canary_first(grades, journal, seam, cache, progress, now, counts, breaker)
+        await caller.canary_first(grades)
     similar = similarity_specs(inputs, load_entries(run_dir / JOURNAL_FILE))
     if similar:  # the answers' embeddings, when the registry names an embedding model
         progress.start("similarity", {similar[0].model: len(similar)}, {similar[0].model: 0})
-        await _canary_first(similar, journal, seam, cache, progress, now, counts, breaker)
-
-
-async def _canary_first(
-    specs: list[CallSpec],
-    journal: JournalWriter,
-    seam: ModelSeam,
-    cache: dict[str, CallRecord],
-    progress: Progress,
-    now: Clock,
-    counts: CallCounts,
-    breaker: Breaker,
-) -> None:
-    """One call per model first; when a provider refuses one because the run is set up
-    wrong (a key, a parameter, a model name), no other call is made: the run stops there."""
-    first: dict[str, CallSpec] = {}
-    for spec in specs:
-        first.setdefault(spec.model, spec)
-    canaries = list(first.values())
-    for entry in await execute(canaries, journal, seam, cache, progress, now, counts, breaker):
-        error = entry.record.error
-        if error in CONFIGURATION_ERRORS:
-            why = f"{entry.model} refused the first call: {error}: {entry.record.error_message}"
-            for model in {s.model for s in specs}:
-                breaker.stop(model, why)
-    chosen = {id(s) for s in canaries}
-    rest = [s for s in specs if id(s) not in chosen]
-    await execute(rest, journal, seam, cache, progress, now, counts, breaker)
+        await caller.canary_first(similar)
 
 
 def _looks(
