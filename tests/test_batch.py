@@ -332,10 +332,7 @@ def test_judge_calls_go_out_as_a_second_batch_once_the_answers_are_in(
         checks='[{type: llm_judge, rubric: "The answer names the case answer."}]',
         extra_models=f'  openai/judge: {{api_base: "{server.api_base}", '
         "api_key_env: TEST_LLM_KEY}",
-    )
-    registry = root / "models.yaml"
-    registry.write_text(
-        registry.read_text().replace("settings:\n", "settings:\n  judge_model: openai/judge\n")
+        settings={"judge_model": "openai/judge"},
     )
     assert run(cli, root, "--batch").exit_code == 5  # the answers' batches
     judging = run(cli, root, "--batch")  # answers collected, the judge's batch submitted

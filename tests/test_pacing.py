@@ -358,10 +358,7 @@ def test_judge_calls_are_paced_and_counted_with_the_rest(
         checks='[{type: llm_judge, rubric: "The answer names the case answer."}]',
         extra_models=f'  openai/judge: {{api_base: "{server.api_base}", '
         "api_key_env: TEST_LLM_KEY}",
-    )
-    registry = root / "models.yaml"
-    registry.write_text(
-        registry.read_text().replace("settings:\n", "settings:\n  judge_model: openai/judge\n")
+        settings={"judge_model": "openai/judge"},
     )
     result = invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
     assert result.exit_code in (0, 3), result.output

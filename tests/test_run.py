@@ -362,10 +362,7 @@ def test_llm_judge_checks_are_graded_by_the_judge_model(
         checks='[{type: llm_judge, rubric: "The answer names the case answer."}]',
         extra_models=f'  openai/judge: {{api_base: "{server.api_base}", '
         "api_key_env: TEST_LLM_KEY}",
-    )
-    registry = root / "models.yaml"
-    registry.write_text(
-        registry.read_text().replace("settings:\n", "settings:\n  judge_model: openai/judge\n")
+        settings={"judge_model": "openai/judge"},
     )
     run(cli, root)
     summary = summary_of(run_dirs(root)[0])

@@ -74,11 +74,7 @@ def test_with_an_embedding_model_similarity_is_the_cosine_of_the_answers(
         checks="[{type: not_refusal}]",
         gates=NO_COST_GATE,  # the wording differs, the answers are all fine
         extra_models=f'  openai/emb: {{api_base: "{server.api_base}", api_key_env: TEST_LLM_KEY}}',
-    )
-    registry = root / "models.yaml"
-    registry.write_text(
-        registry.read_text().replace("settings:\n", "settings:\n  embedding_model: openai/emb\n"),
-        encoding="utf-8",
+        settings={"embedding_model": "openai/emb"},
     )
     first = invoke(cli, "run", "dep", "--no-progress", cwd=root)
     assert first.exit_code in (0, 3), first.output

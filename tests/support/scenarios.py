@@ -98,8 +98,10 @@ def write_workspace(
     "max_error_rate: 0.1}",
     extra_models: str = "",
     key_env: str = "TEST_LLM_KEY",
+    settings: dict[str, str] | None = None,
 ) -> Path:
-    """A registry with one dependency `dep` on `openai/<baseline>` and its candidates."""
+    """A registry with one dependency `dep` on `openai/<baseline>` and its candidates;
+    `settings` adds keys under `settings:` (e.g. judge_model)."""
     root.mkdir(parents=True, exist_ok=True)
     ids = case_ids(cases) if isinstance(cases, int) else cases
     (root / "evals").mkdir(exist_ok=True)
@@ -115,7 +117,9 @@ def write_workspace(
         encoding="utf-8",
     )
     gate_text = ", ".join(f"{k}: {v}" for k, v in (gates or {}).items())
-    lines = ["version: 1", "settings:", f"  run: {run_settings}", "models:"]
+    lines = ["version: 1", "settings:", f"  run: {run_settings}"]
+    lines += [f"  {key}: {value}" for key, value in (settings or {}).items()]
+    lines.append("models:")
     for name in (baseline, *candidates):
         lines.append(
             f'  openai/{name}: {{api_base: "{api_base}", api_key_env: {key_env}, '
