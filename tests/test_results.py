@@ -500,6 +500,13 @@ def test_a_latency_gate_does_not_fail_on_milliseconds() -> None:
     assert gate(jitter, "p95_latency_increase").detail.endswith("within timing noise")
     slower = run({BASE: base, CAND: same(20, Out(latency=0.09))}, gates=gates)
     assert gate(slower, "p95_latency_increase").status == "broken"
+    # A slow tail (30 -> 110 ms) over a median only 10 ms slower (+33%): a busy machine's
+    # scheduling, as CI met it; not shown to be a slower model.
+    tail = same(20, Out(latency=0.04))
+    tail[0] = [Out(latency=0.11)]
+    tail[1] = [Out(latency=0.11)]
+    noisy = run({BASE: base, CAND: tail}, gates=gates)
+    assert gate(noisy, "p95_latency_increase").status == "unclear"
 
 
 def test_cost_gate() -> None:

@@ -322,10 +322,17 @@ def _refusal_gate(
     return _gate("refusal_rate_increase", limit, increase.estimate, "unclear", text)
 
 
-# A p95 this little slower holds whatever the ratio: at latencies of a few tens of
+# A latency this little slower is not slower, whatever the ratio: at a few tens of
 # milliseconds (a local server, a cache) the client's own scheduling on a busy machine moves
-# the tail by that much, and a relative limit alone would fail a run on noise.
+# the tail and the median by that much, and a relative limit alone fails a run on noise.
 LATENCY_NOISE_SECONDS = 0.05
+
+
+def _slower(before: float | None, after: float | None, limit: float) -> bool:
+    """Slower by more than the relative limit and by more than timing noise."""
+    if not before or after is None:
+        return False
+    return after / before - 1 > limit and after - before >= LATENCY_NOISE_SECONDS
 
 
 def _latency_gate(base: ModelMetrics, cand: ModelMetrics, limit: float) -> GateResult:
@@ -338,25 +345,15 @@ def _latency_gate(base: ModelMetrics, cand: ModelMetrics, limit: float) -> GateR
     )
     if relative <= limit:
         return _gate("p95_latency_increase", limit, relative, "holds", text)
-    if cand.latency_p95 - base.latency_p95 < LATENCY_NOISE_SECONDS:
+    if not _slower(base.latency_p95, cand.latency_p95, limit):
         text += f"; under {LATENCY_NOISE_SECONDS * 1000:.0f} ms slower, within timing noise"
         return _gate("p95_latency_increase", limit, relative, "holds", text)
     # A slow tail alone can be noise; a median that is slower by the same margin is not.
-    if base.latency_p50 and cand.latency_p50 and cand.latency_p50 / base.latency_p50 - 1 > limit:
-        return _gate(
-            "p95_latency_increase",
-            limit,
-            relative,
-            "broken",
-            text + "; the median is slower by as much",
-        )
-    return _gate(
-        "p95_latency_increase",
-        limit,
-        relative,
-        "unclear",
-        text + "; the median is not, so this may be noise",
-    )
+    if _slower(base.latency_p50, cand.latency_p50, limit):
+        status, why = "broken", "; the median is slower by as much"
+    else:
+        status, why = "unclear", "; the median is not, so this may be noise"
+    return _gate("p95_latency_increase", limit, relative, status, text + why)
 
 
 def _cost_gate(base: ModelMetrics, cand: ModelMetrics, limit: float) -> GateResult:
