@@ -186,6 +186,17 @@ def run_(
             help="Calls in flight at most [default: settings.run.concurrency].",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Processes making the calls, for a fast or self-hosted server where CPU is "
+            "the limit; 1: this process [default: settings.run.workers, else every core "
+            "when the run has more than 300 calls].",
+        ),
+    ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -263,6 +274,7 @@ def run_(
             candidates=candidate or None,
             samples=samples,
             concurrency=concurrency,
+            workers=workers,
             timeout=timeout,
             limit=limit,
             resume=resume,

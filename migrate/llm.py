@@ -101,6 +101,27 @@ class CallRecord:
         return cls(**values, latency=latency, error=error, error_message=message, attempts=attempts)
 
 
+@dataclass
+class Sent:
+    """One request as sent once: its record (the answer read, or the failure named), the
+    provider's response headers, and a refusal's Retry-After."""
+
+    record: CallRecord
+    headers: dict[str, str] = field(default_factory=dict)
+    hinted: float | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.record.error == "RateLimited"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"record": self.record.to_json(), "headers": self.headers, "hinted": self.hinted}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Sent:
+        return cls(CallRecord(**data["record"]), dict(data["headers"]), data["hinted"])
+
+
 Sleep = Callable[[float], Awaitable[None]]
 _litellm: Any = None
 _CALLBACKS = (  # litellm's lists of logging callbacks, all empty unless someone adds one
@@ -277,9 +298,6 @@ class ModelSeam:
         call: str = "acompletion",  # or another of litellm's calls, e.g. aembedding
         read: Callable[[Target, Any, float, int], CallRecord] | None = None,  # its response
     ) -> CallRecord:
-        import asyncio
-
-        litellm = litellm_module()
         kwargs: dict[str, Any] = {
             **params,
             "model": target.model,
@@ -299,68 +317,72 @@ class ModelSeam:
             # server's), about 1 ms of CPU per call. Nothing of it is sent to the server.
             kwargs.setdefault("input_cost_per_token", target.input_cost_per_mtok / 1e6)
             kwargs.setdefault("output_cost_per_token", target.output_cost_per_mtok / 1e6)
-        if target.api_key_env:
-            key = os.environ.get(target.api_key_env)
-            if not key:
-                return CallRecord.failure(
-                    "MissingKey",
-                    f"environment variable {target.api_key_env} is not set",
-                    attempts=0,
-                )
-            kwargs["api_key"] = key
+        if target.api_key_env and not os.environ.get(target.api_key_env):
+            return CallRecord.failure(
+                "MissingKey", f"environment variable {target.api_key_env} is not set", attempts=0
+            )
         pace = self.pace(target)
         estimate = estimate_tokens(messages, params)
         attempt = refused = 0
         while True:
             attempt += 1
-            failure: Exception | None = None
-            response: Any = None
             ticket = await pace.admit(estimate)
             rate: RateHeaders = NO_HEADERS
-            pause = hinted = None
-            error = ""
+            pause = None
             try:
                 async with self._slot(target):
-                    started = time.perf_counter()
-                    try:
-                        self.calls_made += 1
-                        # A server that accepts and never answers must not hang the run.
-                        response = await asyncio.wait_for(
-                            getattr(litellm, call)(**kwargs), self.timeout + 5
-                        )
-                    except Exception as exc:
-                        failure = exc
-                    latency = time.perf_counter() - started
-                rate = read_rate_headers(headers_of(response if failure is None else failure))
-                if failure is not None:
-                    error, hinted = classify(failure)
-                    if error == "RateLimited":
-                        refused += 1
-                        self.rate_limited += 1
-                        if not rate.allowance_known:  # nothing but the 429 to learn from
-                            self.limit.rate_limited()
-                        if hinted is not None:  # the model waits, not just this call
-                            pause = min(hinted, MAX_RETRY_AFTER)
+                    self.calls_made += 1
+                    sent = await self.send(target, kwargs, call, read, attempt)
+                rate = read_rate_headers(sent.headers)
+                if sent.refused:
+                    refused += 1
+                    self.rate_limited += 1
+                    if not rate.allowance_known:  # nothing but the 429 to learn from
+                        self.limit.rate_limited()
+                    if sent.hinted is not None:  # the model waits, not just this call
+                        pause = min(sent.hinted, MAX_RETRY_AFTER)
             finally:
                 await pace.settle(ticket, rate, pause)
-            if failure is not None:
-                if error in RETRYABLE and attempt <= self.max_retries:
-                    # A refusal whose wait the pace now holds every request to is not
-                    # waited for twice.
-                    if not (error == "RateLimited" and pace.wait_for(estimate) > 0):
-                        await self.sleep(self.backoff(attempt, hinted))
-                    continue
-                return CallRecord.failure(
-                    error, redact(str(failure))[:500], latency, attempt, rate_limited=refused
-                )
-            record = (read or self._record)(target, response, latency, attempt)
+            record = sent.record
             record.rate_limited = refused
             if record.error in RETRYABLE and attempt <= self.max_retries:
-                await self.sleep(self.backoff(attempt, None))
+                # A refusal whose wait the pace now holds every request to is not waited
+                # for twice.
+                if not (sent.refused and pace.wait_for(estimate) > 0):
+                    await self.sleep(self.backoff(attempt, sent.hinted))
                 continue
             if record.error is None:
                 await self.limit.succeeded()
             return record
+
+    async def send(
+        self,
+        target: Target,
+        kwargs: dict[str, Any],
+        call: str,
+        read: Callable[[Target, Any, float, int], CallRecord] | None,
+        attempt: int,
+    ) -> Sent:
+        """One request through litellm, its key read from the environment now: the answer
+        read into a record, or the failure named; never retried here."""
+        import asyncio
+
+        litellm = litellm_module()
+        if target.api_key_env:
+            kwargs = {**kwargs, "api_key": os.environ.get(target.api_key_env, "")}
+        started = time.perf_counter()
+        try:
+            # A server that accepts and never answers must not hang the run.
+            response = await asyncio.wait_for(getattr(litellm, call)(**kwargs), self.timeout + 5)
+        except Exception as failure:
+            latency = time.perf_counter() - started
+            error, hinted = classify(failure)
+            message = redact(str(failure))[:500]
+            record = CallRecord.failure(error, message, latency, attempt)
+            return Sent(record, headers_of(failure), hinted)
+        latency = time.perf_counter() - started
+        record = (read or self._record)(target, response, latency, attempt)
+        return Sent(record, headers_of(response))
 
     @contextlib.asynccontextmanager
     async def _slot(self, target: Target) -> AsyncIterator[None]:

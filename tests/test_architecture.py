@@ -42,7 +42,8 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.evals.runner", "migrate.evals.calls", "migrate.history.runs",
         "migrate.evals.preflight", "migrate.evals.pairwise", "migrate.evals.similarity",
         "migrate.cases", "migrate.evals.grading", "migrate.evals.cost", "migrate.evals.batch",
-        "migrate.evals.sequential",
+        "migrate.evals.sequential", "migrate.evals.facts", "migrate.evals.workers",
+        "migrate.evals.worker",
     ),
     ("migrate.reports",),
     (  # flows that tie the pieces together

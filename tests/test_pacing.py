@@ -277,7 +277,7 @@ class Arrivals:
 
 
 def limited_run(
-    cli, root: Path, server: ScriptedServer, limit: WindowLimit, retries: int = 6
+    cli, root: Path, server: ScriptedServer, limit: WindowLimit, retries: int = 6, workers: int = 1
 ) -> tuple[dict[str, object], Arrivals, str]:  # type: ignore[no-untyped-def]
     arrivals = Arrivals()
     answer = limit.wrap(arrivals.noting(correct(delay=LATENCY)))
@@ -289,7 +289,9 @@ def limited_run(
         run_settings=f"{{concurrency: 8, timeout_seconds: 10, max_retries: {retries}, "
         "max_error_rate: 0.1}",
     )
-    result = invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
+    result = invoke(
+        cli, "run", "dep", "--today", TODAY, "--no-progress", "--workers", str(workers), cwd=root
+    )
     assert result.exit_code in (0, 3), result.output
     run_dir = run_dirs(root)[0]
     keys = journal_keys(run_dir)
@@ -305,12 +307,13 @@ def limited_run(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("style", ["openai", "anthropic"])
+@pytest.mark.parametrize(("style", "workers"), [("openai", 1), ("anthropic", 1), ("openai", 2)])
 def test_a_run_stays_under_a_request_limit_the_provider_announces(
-    cli, tmp_path: Path, server: ScriptedServer, style: str
+    cli, tmp_path: Path, server: ScriptedServer, style: str, workers: int
 ) -> None:
+    # With workers, the limit is still the run's: its process paces every worker's requests.
     limit = WindowLimit(PER_WINDOW, WINDOW, style=style)
-    _, arrivals, _ = limited_run(cli, tmp_path / "ws", server, limit)
+    _, arrivals, _ = limited_run(cli, tmp_path / "ws", server, limit, workers=workers)
     sent = sum(limit.admitted.values()) + sum(limit.refused.values())
     assert sum(limit.refused.values()) <= 0.1 * sent, limit.refused
     # Generous: the measured ratio belongs to benchmarks/run.py. Anthropic's resets come in
@@ -319,10 +322,13 @@ def test_a_run_stays_under_a_request_limit_the_provider_announces(
 
 
 @pytest.mark.slow
-def test_a_run_stays_under_a_token_limit(cli, tmp_path: Path, server: ScriptedServer) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_run_stays_under_a_token_limit(
+    cli, tmp_path: Path, server: ScriptedServer, workers: int
+) -> None:
     # Each request counts ceil(55 characters / 4) + max_tokens 50 = 64 tokens: 20 a window.
     limit = WindowLimit(10_000, WINDOW, tokens=PER_WINDOW * 64)
-    _, arrivals, _ = limited_run(cli, tmp_path / "ws", server, limit)
+    _, arrivals, _ = limited_run(cli, tmp_path / "ws", server, limit, workers=workers)
     assert sum(limit.admitted.values()) == 2 * CASES
     assert sum(limit.refused.values()) <= 0.1 * 2 * CASES, limit.refused
     assert arrivals.call_phase < 3 * ALLOWED, arrivals.call_phase

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrate.console import plural, print_json, say
 from migrate.errors import ExitCode
@@ -19,6 +21,9 @@ from migrate.evals.sequential import stopping_text
 from migrate.files import relative_to
 from migrate.registry.load import load_registry
 from migrate.routing import RoutingSeam
+
+if TYPE_CHECKING:
+    from migrate.evals.facts import Models
 
 
 def describe(outcome: RunOutcome, workspace: Path) -> list[str]:
@@ -139,6 +144,22 @@ def estimate_lines(estimate: CostEstimate, budget: float | None) -> list[str]:
     return lines
 
 
+def connector(workers: int | None) -> Callable[[int, float, int, int], Models]:
+    """How a run's calls are made: by this process, or by `workers` processes (by default,
+    every core once the run has more than a few hundred calls; 0 calls: a batch)."""
+
+    def connect(concurrency: int, timeout: float, retries: int, calls: int) -> Models:
+        from migrate.evals.facts import InProcess
+        from migrate.evals.workers import Workers, default_workers
+
+        count = (workers or default_workers(calls)) if calls else 1
+        if count > 1:
+            return Workers(count, concurrency, timeout, retries)
+        return InProcess(RoutingSeam(concurrency=concurrency, timeout=timeout, max_retries=retries))
+
+    return connect
+
+
 def _print_estimate(estimate: CostEstimate, budget: float | None) -> None:
     # On stderr, like the progress: stdout is the run's account, which scripts read.
     sys.stderr.write("\n".join(estimate_lines(estimate, budget)) + "\n")
@@ -154,6 +175,7 @@ def run(
     concurrency: int | None,
     timeout: float | None,
     limit: int | None,
+    workers: int | None = None,
     resume: str | None,
     new: bool,
     use_cache: bool,
@@ -185,7 +207,7 @@ def run(
             options,
             today,
             now=now,
-            make_seam=lambda c, t, r: RoutingSeam(concurrency=c, timeout=t, max_retries=r),
+            connect=connector(workers or registry.settings.run.workers),
             progress=progress_for(progress and not as_json),
             environ=os.environ,
             on_estimate=None if as_json else lambda e: _print_estimate(e, budget),

@@ -9,6 +9,7 @@ run without it is unfinished and can be resumed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ from migrate.evals.calls import (
     similarity_specs,
     started_at,
 )
+from migrate.evals.facts import Models
 from migrate.evals.grading import MAX_STEPS, Graders
 from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, write_inputs
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
-from migrate.evals.preflight import model_uses, preflight
+from migrate.evals.preflight import model_uses
 from migrate.evals.promptfoo.assertions import needs_judge
 from migrate.evals.provenance import previous_baseline, provenance
 from migrate.evals.record import (
@@ -44,20 +46,21 @@ from migrate.evals.record_cost import CostEstimate
 from migrate.evals.record_stages import Stopping
 from migrate.evals.results import Results, evaluate, summarize
 from migrate.evals.rundir import JOURNAL_FILE, MANIFEST_FILE, SUMMARY_FILE
-from migrate.evals.runner import Breaker, CallCounts, CallSpec, Progress, execute
+from migrate.evals.runner import Breaker, CallCounts, Caller, Progress
 from migrate.evals.sequential import CallStage, run_stages, stopping
 from migrate.evals.spend import (
+    calls_and_prompts,
     estimate_before_calls,
     pending_cases,
     recorded,
     refuse_over_budget,
     run_cost,
+    run_prices,
     stop_at_budget,
 )
 from migrate.evals.stages import ALPHA
-from migrate.llm import CallRecord, ModelSeam, Target
+from migrate.llm import Target
 from migrate.llm_batch import BatchSeam, provider_of
-from migrate.provider_errors import CONFIGURATION_ERRORS
 from migrate.registry.load import Registry
 from migrate.reports import write_reports
 
@@ -81,14 +84,14 @@ def run_dependency(
     today: dt.date,
     *,
     now: Clock,
-    make_seam: Callable[[int, float, int], ModelSeam],
+    connect: Callable[[int, float, int, int], Models],  # concurrency, timeout, retries, calls
     progress: Progress,
     environ: Mapping[str, str],
     on_estimate: Callable[[CostEstimate], None] | None = None,
 ) -> RunOutcome:
     root = registry.root
     settings = registry.settings.run
-    with rundir.dependency_lock(root, options.dependency):
+    with rundir.dependency_lock(root, options.dependency), contextlib.ExitStack() as stack:
         existing = rundir.dependency_runs(root, options.dependency)
         run_dir: Path | None = None
         resumed = False
@@ -116,17 +119,25 @@ def run_dependency(
                 if finished and fresh and options.use_cache and not options.new:
                     return _reuse(candidate_dir, root)
                 break
-        problems = preflight(model_uses(inputs.manifest), environ)
-        if problems:
+        done = load_entries(run_dir / JOURNAL_FILE) if run_dir else {}
+        batch = options.batch or settings.batch
+        calls, prompts = calls_and_prompts(inputs, done)
+        models = connect(
+            options.concurrency or settings.concurrency,
+            options.timeout or settings.timeout_seconds,
+            settings.max_retries,
+            0 if batch else calls,  # a batch's calls are the batch API's: no worker
+        )
+        stack.callback(models.close)
+        facts = models.facts(model_uses(inputs.manifest), prompts, environ)
+        if problems := facts.problems:
             raise UsageError(
                 "no call made: " + ("\n  " if len(problems) > 1 else "") + "\n  ".join(problems)
             )
-        done = load_entries(run_dir / JOURNAL_FILE) if run_dir else {}
-        estimate = estimate_before_calls(inputs, done, existing, run_dir)
+        estimate = estimate_before_calls(inputs, done, existing, run_dir, facts, prompts)
         if on_estimate is not None:
             on_estimate(estimate)
         refuse_over_budget(estimate, options.budget)
-        batch = options.batch or settings.batch
         if batch:
             _batch_preflight(inputs, options)
         if run_dir is None:
@@ -134,11 +145,6 @@ def run_dependency(
         # Batches out: they are collected, never called again synchronously.
         batch = batch or has_open_batches(run_dir / JOURNAL_FILE)
 
-        seam = make_seam(
-            options.concurrency or settings.concurrency,
-            options.timeout or settings.timeout_seconds,
-            settings.max_retries,
-        )
         cache = (
             cache_from_runs(existing, run_dir, now(), settings.cache_max_age_days)
             if options.use_cache
@@ -148,7 +154,7 @@ def run_dependency(
         journal = JournalWriter(run_dir / JOURNAL_FILE)
         breaker = Breaker(budget=options.budget, spent=estimate.already_spent)
 
-        caller = Caller(journal, seam, cache, progress, now, counts, breaker)
+        caller = Caller(journal, models.seam, cache, progress, now, counts, breaker)
 
         async def call_stage(part: RunInputs) -> bool:
             await _call_everything(part, run_dir, caller)
@@ -177,7 +183,9 @@ def run_dependency(
             progress.finish()
         entries = list(read_journal(run_dir / JOURNAL_FILE))
         volume = registry.dependencies[options.dependency].volume
-        cost = run_cost(inputs, entries, estimate, options.budget, volume)
+        cost = run_cost(
+            inputs, entries, estimate, options.budget, volume, run_prices(inputs, facts.model_cost)
+        )
         pending: set[str] = set()  # cases with a call not made: the budget stopped the run
         if breaker.over_budget:
             pending = pending_cases(inputs, load_entries(run_dir / JOURNAL_FILE))
@@ -251,42 +259,6 @@ def _start(registry: Registry, inputs: RunInputs, started: dt.datetime) -> Path:
     manifest.reproducibility = provenance(registry, inputs, started.date())
     write_inputs(run_dir, inputs)
     return run_dir
-
-
-@dataclass
-class Caller:
-    """What every call phase of a run shares: where calls are journaled, the seam, the
-    cache, progress, the clock, the counts and the breaker."""
-
-    journal: JournalWriter
-    seam: ModelSeam
-    cache: dict[str, CallRecord]
-    progress: Progress
-    now: Clock
-    counts: CallCounts
-    breaker: Breaker
-
-    async def execute(self, specs: list[CallSpec]) -> list[Entry]:
-        return await execute(
-            specs, self.journal, self.seam, self.cache, self.progress, self.now, self.counts,
-            self.breaker,
-        )  # fmt: skip
-
-    async def canary_first(self, specs: list[CallSpec]) -> None:
-        """One call per model first; when a provider refuses one because the run is set up
-        wrong (a key, a parameter, a model name), no other call is made: the run stops."""
-        first: dict[str, CallSpec] = {}
-        for spec in specs:
-            first.setdefault(spec.model, spec)
-        canaries = list(first.values())
-        for entry in await self.execute(canaries):
-            error = entry.record.error
-            if error in CONFIGURATION_ERRORS:
-                why = f"{entry.model} refused the first call: {error}: {entry.record.error_message}"
-                for model in {s.model for s in specs}:
-                    self.breaker.stop(model, why)
-        chosen = {id(s) for s in canaries}
-        await self.execute([s for s in specs if id(s) not in chosen])
 
 
 async def _call_everything(inputs: RunInputs, run_dir: Path, caller: Caller) -> None:

@@ -157,3 +157,39 @@ async def execute(
     workers = max(1, min(seam.limit.maximum, len(pending)))
     await asyncio.gather(*(worker() for _ in range(workers)))
     return finished
+
+
+@dataclass
+class Caller:
+    """What every call phase of a run shares: where calls are journaled, the seam, the
+    cache, progress, the clock, the counts and the breaker."""
+
+    journal: JournalWriter
+    seam: ModelSeam
+    cache: dict[str, CallRecord]
+    progress: Progress
+    now: Callable[[], dt.datetime]
+    counts: CallCounts
+    breaker: Breaker
+
+    async def execute(self, specs: list[CallSpec]) -> list[Entry]:
+        return await execute(
+            specs, self.journal, self.seam, self.cache, self.progress, self.now, self.counts,
+            self.breaker,
+        )  # fmt: skip
+
+    async def canary_first(self, specs: list[CallSpec]) -> None:
+        """One call per model first; when a provider refuses one because the run is set up
+        wrong (a key, a parameter, a model name), no other call is made: the run stops."""
+        first: dict[str, CallSpec] = {}
+        for spec in specs:
+            first.setdefault(spec.model, spec)
+        canaries = list(first.values())
+        for entry in await self.execute(canaries):
+            error = entry.record.error
+            if error in CONFIGURATION_ERRORS:
+                why = f"{entry.model} refused the first call: {error}: {entry.record.error_message}"
+                for model in {s.model for s in specs}:
+                    self.breaker.stop(model, why)
+        chosen = {id(s) for s in canaries}
+        await self.execute([s for s in specs if id(s) not in chosen])

@@ -8,13 +8,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from migrate.errors import UsageError
 from migrate.evals.calls import generation_specs, judge_specs
 from migrate.evals.cost import (
-    APPROXIMATION,
     Price,
-    TokenCounter,
     approximate_tokens,
     case_costs,
     estimate_run,
@@ -24,49 +23,47 @@ from migrate.evals.cost import (
     recorded_prices,
     spent_so_far,
 )
+from migrate.evals.facts import ModelFacts, Prompt
 from migrate.evals.inputs import RunInputs
 from migrate.evals.record import Entry, EntryKey, Verdict, read_summary, try_read
 from migrate.evals.record_cost import CostEstimate, RunCost
 from migrate.evals.results import Results
-from migrate.llm import litellm_module, price_for
-
-COUNTED_BY_LITELLM = "litellm.token_counter"
+from migrate.llm import price_for
 
 
 def _usd(value: float) -> str:
     return f"${value:.4f}" if value == 0 or value >= 0.01 else f"${value:.6f}"
 
 
-def run_prices(inputs: RunInputs) -> dict[str, Price | None]:
-    """Each model's price: the registry's (as the run's manifest recorded it), else
-    litellm's map when litellm is loaded and has the model."""
+def run_prices(
+    inputs: RunInputs, model_cost: Mapping[str, Any] | None = None
+) -> dict[str, Price | None]:
+    """Each model's price: the registry's (as the run's manifest recorded it), else the
+    entry of litellm's map in `model_cost`, else in litellm's own when this process has
+    loaded it."""
     manifest = inputs.manifest
-    litellm = sys.modules.get("litellm")
-    model_cost = getattr(litellm, "model_cost", None) if litellm else None
+    if model_cost is None:
+        litellm = sys.modules.get("litellm")
+        model_cost = getattr(litellm, "model_cost", None) if litellm else None
     prices: dict[str, Price | None] = {}
     for target in [manifest.baseline, *manifest.candidates, *filter(None, [manifest.judge])]:
-        found = price_for(target, model_cost)
+        found = price_for(target, dict(model_cost) if model_cost else None)
         prices[target.model] = Price(*found) if found else None
     return prices
 
 
-def token_counter() -> tuple[TokenCounter, str]:
-    """litellm's token_counter when litellm is loaded, else the documented approximation."""
-    litellm = sys.modules.get("litellm")
-    if litellm is None:
-        return approximate_tokens, APPROXIMATION
-    counted: dict[tuple[str, str], int] = {}
+def calls_and_prompts(
+    inputs: RunInputs, entries: Mapping[EntryKey, Entry]
+) -> tuple[int, list[Prompt]]:
+    """The calls the run still needs, and the prompts its estimate counts the tokens of, in
+    the order it counts them: known before litellm is asked anything."""
+    asked: list[Prompt] = []
 
-    def count(model: str, messages: list[dict[str, str]]) -> int:
-        key = (model, repr(messages))
-        if key not in counted:
-            try:
-                counted[key] = int(litellm.token_counter(model=model, messages=messages))
-            except Exception:  # a tokenizer litellm cannot load offline
-                counted[key] = approximate_tokens(model, messages)
-        return counted[key]
+    def ask(model: str, messages: list[dict[str, str]]) -> int:
+        asked.append((model, messages))
+        return 1
 
-    return count, COUNTED_BY_LITELLM
+    return estimate_run(inputs, set(entries), {}, {}, ask).calls, asked
 
 
 def previous_expected(run_dirs: list[Path], current: Path | None) -> dict[tuple[str, str], float]:
@@ -88,16 +85,26 @@ def estimate_before_calls(
     entries: Mapping[EntryKey, Entry],
     run_dirs: list[Path],
     current: Path | None,
+    facts: ModelFacts,
+    prompts: list[Prompt],
 ) -> CostEstimate:
-    litellm_module()  # a run calls through litellm: its prices and its tokenizer count here
-    count, counted_by = token_counter()
+    """The estimate with litellm's prices and token counts (`facts`, asked for `prompts`)."""
+    counted = {
+        (model, repr(messages)): n
+        for (model, messages), n in zip(prompts, facts.tokens, strict=True)
+    }
+
+    def count(model: str, messages: list[dict[str, str]]) -> int:
+        found = counted.get((model, repr(messages)))
+        return approximate_tokens(model, messages) if found is None else found
+
     return estimate_run(
         inputs,
         set(entries),
-        run_prices(inputs),
+        run_prices(inputs, facts.model_cost),
         previous_expected(run_dirs, current),
         count,
-        counted_by,
+        facts.counted_by,
         already_spent=spent_so_far(entries.values()),
     )
 

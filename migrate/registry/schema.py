@@ -137,8 +137,12 @@ class ReviewSettings(Strict):
         return dt.time(int(hours), int(minutes))
 
 
+WORKERS = "processes making a run's calls (`migrate run --workers`); default: every core when the run has more than 300 calls, else 1 (the run's own process)"  # noqa: E501
+
+
 class RunSettings(Strict):
     concurrency: int = Field(default=8, ge=1, le=512)
+    workers: int | None = Field(default=None, ge=1, le=256, description=WORKERS)
     timeout_seconds: float = Field(default=60, gt=0, le=3600)
     max_retries: int = Field(default=4, ge=0, le=20)
     max_error_rate: float = Field(
