@@ -66,6 +66,53 @@ def process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def process_tree(root: int) -> list[int]:
+    """`root` and every process below it (worker processes included), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [root], {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found += sorted(frontier)
+    return found
+
+
+def tree_cpu(pids: list[int]) -> float:
+    """user+sys CPU of the processes, with what their reaped children used."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
+    return total
+
+
+def tree_memory(pids: list[int]) -> tuple[float, float]:
+    """(PSS, RSS) of the processes together, in MB. PSS splits a page shared by several
+    processes between them (the workers share litellm's pages with the process that forked
+    them): their sum is the memory the processes take together; RSS sums count it twice."""
+    pss = rss = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                pss += int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss += int(line.split()[1])
+    return pss / 1024, rss / 1024
+
+
 def cpu_at(samples: list[tuple[float, float]], when: float) -> float | None:
     """The CPU a process had used at wall-clock time `when` (the last sample before it)."""
     before = [cpu for at, cpu in samples if at <= when]
@@ -93,7 +140,9 @@ def measure(
             before_wait(process)
         deadline = time.monotonic() + timeout
         cpu_samples: list[tuple[float, float]] = []  # (wall clock, the child's CPU so far)
-        next_sample = 0.0
+        next_sample = next_tree = 0.0
+        tree: list[int] = [process.pid]
+        peak_pss = peak_rss = 0.0
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
@@ -102,8 +151,13 @@ def measure(
                 process.kill()
                 pid, status, usage = os.wait4(process.pid, 0)
                 break
+            if time.monotonic() >= next_tree:  # workers come and go: look every 100 ms
+                tree = process_tree(process.pid)
+                pss, rss = tree_memory(tree)
+                peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+                next_tree = time.monotonic() + 0.1
             if time.monotonic() >= next_sample:
-                cpu = process_cpu(process.pid)
+                cpu = tree_cpu(tree) if len(tree) > 1 else process_cpu(process.pid)
                 if cpu is not None:
                     cpu_samples.append((time.time(), cpu))
                 next_sample = time.monotonic() + 0.01
@@ -122,7 +176,10 @@ def measure(
         "user": usage.ru_utime,
         "sys": usage.ru_stime,
         "cpu": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": usage.ru_maxrss / 1024,  # the largest one process reached
+        "processes": len(tree),
+        "peak_tree_pss_mb": peak_pss,  # every process of the run together, sampled
+        "peak_tree_rss_mb": peak_rss,
         "load_1min_before": load,
         "cpu_samples": cpu_samples,
         "stdout": stdout,
@@ -244,10 +301,12 @@ def timeline(result: dict[str, Any], stats: dict[str, Any], latency: float) -> N
         result["call_phase_cpu"] = cpu_last - cpu_first
 
 
-def run_migrate(server: Server, root: Path, cases: int, concurrency: int) -> dict[str, Any]:
+def run_migrate(
+    server: Server, root: Path, cases: int, concurrency: int, *extra: str
+) -> dict[str, Any]:
     write_workspace(root, server.api_base, cases=cases, run_settings=run_settings(concurrency))
     server.reset()
-    result = measure(migrate_run_cmd(), root, migrate_env())
+    result = measure([*migrate_run_cmd(), *extra], root, migrate_env())
     timeline(result, server.stats(), server.latency)
     return result
 
@@ -955,6 +1014,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         if "call_phase_cpu" in m and "call_phase_cpu" in b
         else None,
     }
+    if "cpu_bound" in results:
+        summary["cpu_bound"] = cpu_bound.summary(results["cpu_bound"])
     return summary
 
 
@@ -1128,6 +1189,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             "- the bare loop's call phase alone, measured inside the process: "
             f"{s['bare_call_phase_cpu_per_call_ms']:.2f} ms CPU per call"
         )
+    if "cpu_bound" in s:
+        lines += ["", *cpu_bound.markdown(results["cpu_bound"], s["cpu_bound"])]
     lines += [
         "",
         "## Commands that make no model call",
@@ -1275,6 +1338,9 @@ def batch_markdown(batch: dict[str, Any]) -> list[str]:
     return lines
 
 
+import cpu_bound  # noqa: E402  (it imports this module's measuring tools)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=500, help="cases of the comparison suite")
@@ -1300,6 +1366,13 @@ def main() -> None:
     parser.add_argument("--batch-cases", type=int, default=500, help="cases of the batch run")
     parser.add_argument(
         "--batch-only", action="store_true", help="only 5b, the batch run; print its figures"
+    )
+    parser.add_argument("--cpu-bound-cases", type=int, default=500)
+    parser.add_argument("--cpu-bound-latency", type=float, default=0.005)
+    parser.add_argument("--cpu-bound-concurrency", type=int, default=64)
+    parser.add_argument("--cpu-bound-repeat", type=int, default=3)
+    parser.add_argument(
+        "--cpu-bound-only", action="store_true", help="only the CPU-bound run (1 and N workers)"
     )
     parser.add_argument("--output", type=Path, default=BENCH, help="folder for results.*")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspaces")
@@ -1331,6 +1404,23 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
         return
     use_promptfoo = not args.no_promptfoo and ensure_promptfoo()
+    if args.cpu_bound_only:
+        work = Path(tempfile.mkdtemp(prefix="migrate-bench-"))
+        try:
+            section = cpu_bound.cpu_bound(work, args.cpu_bound_cases, args.cpu_bound_latency,
+                                          args.cpu_bound_concurrency, args.cpu_bound_repeat,
+                                          use_promptfoo)  # fmt: skip
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        found = cpu_bound.summary(section)
+        (args.output / "cpu_bound.json").write_text(
+            json.dumps(
+                {"machine": machine(), "section": trimmed(section), "summary": found}, indent=2
+            )
+            + "\n"  # fmt: skip
+        )
+        print(f"CPU: {cpu_model()}\n" + "\n".join(cpu_bound.markdown(section, found)))
+        return
     results: dict[str, Any] = {
         "command": " ".join(["benchmarks/run.py", *sys.argv[1:]]),
         "machine": machine(),
@@ -1375,6 +1465,11 @@ def main() -> None:
             args.rate_limit_repeat,
             use_promptfoo,
         )
+        log("CPU-bound run: 1 worker and every core")
+        results["cpu_bound"] = cpu_bound.cpu_bound(
+            work, args.cpu_bound_cases, args.cpu_bound_latency, args.cpu_bound_concurrency,
+            args.cpu_bound_repeat, use_promptfoo,
+        )  # fmt: skip
         log(f"batch run killed while submitting and while collecting: {args.batch_cases} cases")
         results["batch"] = batch_kill_resume(work, args.batch_cases)
         log("startup")

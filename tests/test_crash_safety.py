@@ -145,17 +145,21 @@ def kill_plan(rng: random.Random) -> list[tuple[str, float]]:
     ]
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    ("seed", "workers"), [(seed, "1") for seed in SEEDS] + [(seed, "2") for seed in SEEDS[:3]]
+)
 def test_killed_at_random_points_then_rerun_loses_and_repeats_nothing(
-    forks: ForkServer, reference: dict[str, Any], tmp_path: Path, seed: int
+    forks: ForkServer, reference: dict[str, Any], tmp_path: Path, seed: int, workers: str
 ) -> None:
+    """With workers, the kill is the run's own process's: its workers end with it."""
     rng = random.Random(seed)
+    run_args = (*RUN_ARGS, "--workers", workers)
     with ScriptedServer(behaviours(0.01)) as server:
         root = workspace(tmp_path / "ws", server.api_base)
         asked_when_journaled: dict[tuple[str, str], int] = {}
         kills = 0
         for kind, value in kill_plan(rng):
-            child = forks.spawn(root, *RUN_ARGS, env=KEY)
+            child = forks.spawn(root, *run_args, env=KEY)
             if kind == "after":
                 time.sleep(value)
             elif kind == "lines":
@@ -189,7 +193,7 @@ def test_killed_at_random_points_then_rerun_loses_and_repeats_nothing(
                 question = (model.removeprefix("openai/"), f"Question about case {case}.")
                 asked_when_journaled.setdefault(question, server.asked[question])
 
-        final = forks.spawn(root, *RUN_ARGS, env=KEY)
+        final = forks.spawn(root, *run_args, env=KEY)
         assert final.wait() == 1, final.stderr
         assert kills >= 2
         assert len(run_dirs(root)) == 1  # every rerun continued the same run

@@ -45,8 +45,10 @@ def journal_lines(root: Path) -> int:
     return (dirs[0] / "journal.jsonl").read_bytes().count(b"\n")
 
 
-@pytest.mark.parametrize("kill_after", [15, 60])
-def test_sigkill_then_rerun_records_every_call_once(tmp_path: Path, kill_after: int) -> None:
+@pytest.mark.parametrize(("kill_after", "workers"), [(15, "1"), (60, "1"), (15, "2"), (60, "2")])
+def test_sigkill_then_rerun_records_every_call_once(
+    tmp_path: Path, kill_after: int, workers: str
+) -> None:
     wrong = {"c004", "c017", "c033"}
     behaviours = {"good": correct(delay=0.05), "cand": candidate(wrong=wrong, delay=0.05)}
     with ScriptedServer(behaviours) as server:
@@ -56,7 +58,7 @@ def test_sigkill_then_rerun_records_every_call_once(tmp_path: Path, kill_after: 
             cases=50,
             run_settings="{concurrency: 4, timeout_seconds: 10}",
         )
-        process = migrate_run(root)
+        process = migrate_run(root, "--workers", workers)
         deadline = time.monotonic() + 120
         while journal_lines(root) < kill_after and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -67,7 +69,7 @@ def test_sigkill_then_rerun_records_every_call_once(tmp_path: Path, kill_after: 
         done_before = set(journal_keys(run_dir))
         assert kill_after <= len(done_before) < 100
 
-        rerun = migrate_run(root)
+        rerun = migrate_run(root, "--workers", workers)
         out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 1, err
         assert "Resumed run" in out

@@ -27,7 +27,7 @@ from migrate.evals.calls import (
     started_at,
 )
 from migrate.evals.facts import Models
-from migrate.evals.grading import MAX_STEPS, Graders
+from migrate.evals.grading import EMBEDDING, MAX_STEPS, Graders
 from migrate.evals.inputs import RunInputs, RunOptions, prepare, read_inputs, write_inputs
 from migrate.evals.journal import JournalWriter, load_entries, read_journal
 from migrate.evals.preflight import model_uses
@@ -177,7 +177,9 @@ def run_dependency(
                 )
                 if not report.finished:
                     raise BatchPending(run_dir, report)
-            results, stopped = _looks(run_dir, inputs, root, None if batch else call_stage)
+            results, stopped = _looks(
+                run_dir, inputs, root, None if batch else call_stage, models.close
+            )
         finally:
             journal.close()
             progress.finish()
@@ -221,7 +223,7 @@ def _batch_preflight(inputs: RunInputs, options: RunOptions) -> None:
             "--budget stops a run as its spend reaches the budget, and a batch cannot be "
             "stopped half way; run with --batch or with --budget, not both"
         )
-    if any(needs_judge(check) for checks in inputs.checks_for.values() for check in checks):
+    if _graded(inputs):
         raise UsageError(
             f"{inputs.manifest.dependency}: promptfoo's model-graded assertions are graded one "
             "conversation step at a time, which batch mode does not do; run it without --batch"
@@ -274,6 +276,9 @@ async def _call_everything(inputs: RunInputs, run_dir: Path, caller: Caller) -> 
         # A model was stopped: the run cannot be judged, so judging it costs for nothing; or
         # the budget is spent: no call is made, judges included.
         return
+    manifest = inputs.manifest
+    if not (manifest.judge or EMBEDDING in manifest.graders or _graded(inputs)):
+        return  # nothing asks about the answers: the journal need not be read again
     entries = load_entries(run_dir / JOURNAL_FILE)
     judges = judge_specs(inputs, entries)
     if judges:
@@ -302,15 +307,25 @@ async def _call_everything(inputs: RunInputs, run_dir: Path, caller: Caller) -> 
         await caller.canary_first(similar)
 
 
+def _graded(inputs: RunInputs) -> bool:
+    return any(needs_judge(check) for checks in inputs.checks_for.values() for check in checks)
+
+
 def _looks(
-    run_dir: Path, inputs: RunInputs, root: Path, call_stage: CallStage | None
+    run_dir: Path,
+    inputs: RunInputs,
+    root: Path,
+    call_stage: CallStage | None,
+    calls_over: Callable[[], None] = lambda: None,
 ) -> tuple[Results, Callable[[list[Entry]], Stopping | None]]:
     """The calls and the verdict, stage by stage for a sequential run (`call_stage` None:
-    replayed from the journal alone); and how to state where it stopped."""
+    replayed from the journal alone); and how to state where it stopped. `calls_over` is
+    told as soon as no call is left to make (workers end before the scoring)."""
     plan = inputs.manifest.sequential
     if plan is None:
         if call_stage is not None:
             asyncio.run(call_stage(inputs))
+        calls_over()
         return evaluate_run(run_dir, inputs, root), lambda _: None
 
     def look(part: RunInputs, alpha: float) -> Results:
@@ -323,6 +338,7 @@ def _looks(
         return not generation_specs(part, done)
 
     outcome = asyncio.run(run_stages(inputs, plan, look, call_stage or journaled))
+    calls_over()
     return outcome.results, lambda entries: stopping(plan, outcome, entries, len(inputs.cases))
 
 

@@ -112,9 +112,11 @@ async def execute(
     now: Callable[[], dt.datetime],
     counts: CallCounts,
     breaker: Breaker | None = None,
+    keep: bool = True,
 ) -> list[Entry]:
     """Serve what the cache holds, call the rest with bounded concurrency, journal all;
-    a request of a model the breaker has stopped is counted as not attempted."""
+    a request of a model the breaker has stopped is counted as not attempted. The entries
+    made are returned when `keep` (a 10,000-case run's would hold megabytes for nothing)."""
     breaker = breaker or Breaker()
     finished: list[Entry] = []
     pending: list[CallSpec] = []
@@ -125,7 +127,8 @@ async def execute(
             continue
         entry = spec.entry(record, now(), cached=True)
         journal.append(entry)
-        finished.append(entry)
+        if keep:
+            finished.append(entry)
         counts.cached += 1
         progress.advance(spec.model, error=False)
 
@@ -147,7 +150,8 @@ async def execute(
             breaker.observe(spec.model, record)
             entry = spec.entry(record, now())
             journal.append(entry)
-            finished.append(entry)
+            if keep:
+                finished.append(entry)
             counts.made += 1
             counts.by_model[spec.model] = counts.by_model.get(spec.model, 0) + 1
             if record.error is not None:
@@ -172,10 +176,10 @@ class Caller:
     counts: CallCounts
     breaker: Breaker
 
-    async def execute(self, specs: list[CallSpec]) -> list[Entry]:
+    async def execute(self, specs: list[CallSpec], keep: bool = True) -> list[Entry]:
         return await execute(
             specs, self.journal, self.seam, self.cache, self.progress, self.now, self.counts,
-            self.breaker,
+            self.breaker, keep,
         )  # fmt: skip
 
     async def canary_first(self, specs: list[CallSpec]) -> None:
@@ -192,4 +196,4 @@ class Caller:
                 for model in {s.model for s in specs}:
                     self.breaker.stop(model, why)
         chosen = {id(s) for s in canaries}
-        await self.execute([s for s in specs if id(s) not in chosen])
+        await self.execute([s for s in specs if id(s) not in chosen], keep=False)

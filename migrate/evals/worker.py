@@ -12,6 +12,9 @@ answers each JSON line its parent sends, on the same socket, as soon as it is do
       with deployments, through its Router -> {"id", "record": CallRecord}
   {"id", "op": "facts", "uses", "prompts"}  -> {"id", "facts": ModelFacts}
 
+With --facts-first, the first request on the first socket is the facts, answered before the
+fork (what it loads is shared then).
+
 When its socket closes (the parent ended, however it ended), the worker exits at once.
 """
 
@@ -36,8 +39,13 @@ from migrate.secrets import redact
 LINE_LIMIT = 1 << 30  # a facts request carries every prompt of the run on one line
 
 
-async def answer(message: dict[str, Any], seam: RoutingSeam) -> dict[str, Any]:
+async def answer(message: dict[str, Any], seam: RoutingSeam | None) -> dict[str, Any]:
     op = message["op"]
+    if op == "facts":
+        uses = [USE.validate_python(use) for use in message["uses"]]
+        prompts = [(model, messages) for model, messages in message["prompts"]]
+        return {"facts": asdict(litellm_facts(uses, prompts, os.environ))}
+    assert seam is not None
     if op == "send":
         call = message["call"]
         target = TARGET.validate_python(message["target"])
@@ -50,10 +58,6 @@ async def answer(message: dict[str, Any], seam: RoutingSeam) -> dict[str, Any]:
             target, message["messages"], message["params"], message["call"]
         )
         return {"record": record.to_json()}
-    if op == "facts":
-        uses = [USE.validate_python(use) for use in message["uses"]]
-        prompts = [(model, messages) for model, messages in message["prompts"]]
-        return {"facts": asdict(litellm_facts(uses, prompts, os.environ))}
     raise ValueError(f"no such request: {op}")
 
 
@@ -76,11 +80,29 @@ async def serve(sock: socket.socket, seam: RoutingSeam) -> None:
     os._exit(0)  # the parent is gone: what was in flight is its to redo
 
 
+def facts_first(sock: socket.socket) -> None:
+    """Answer the parent's first request, litellm's facts, before forking: the tokenizers
+    it loads (tens of megabytes each) are then shared by every worker, not one's own."""
+    data = bytearray()
+    while not data.endswith(b"\n"):  # the parent sends nothing else before the answer
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            sys.exit(0)  # the parent is gone
+        data += chunk
+    message = json.loads(data)
+    try:
+        found = asyncio.run(answer(message, None))
+    except Exception as exc:
+        found = {"failed": f"{type(exc).__name__}: {redact(str(exc))}"}
+    sock.sendall(encode({"id": message["id"], **found}))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m migrate.evals.worker")
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--retries", type=int, required=True)
     parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--facts-first", action="store_true")
     parser.add_argument("fds", type=int, nargs="+")
     options = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -91,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         for sock in sockets:
             sock.sendall(encode({"fatal": f"importing litellm: {type(exc).__name__}: {exc}"}))
         return 1
+    if options.facts_first:
+        facts_first(sockets[0])
     children = []
     for sock in sockets:
         pid = os.fork()

@@ -83,17 +83,20 @@ class WorkerPool:
         self.options += ["--concurrency", str(concurrency)]
         self.patience = timeout + 30  # a worker silent this long after a request is hung
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.workers = self._spawn(size)
+        # The first request on the first socket is litellm's facts (Workers.facts), which
+        # the workers' process answers before it forks them.
+        self.workers = self._spawn(size, "--facts-first")
         self.respawned = 0
         self._ids = itertools.count(1)
 
-    def _spawn(self, count: int) -> list[_Worker]:
+    def _spawn(self, count: int, *flags: str) -> list[_Worker]:
         pairs = [socket.socketpair() for _ in range(count)]
         theirs = [child.fileno() for _, child in pairs]
+        theirs_text = [str(fd) for fd in theirs]
         package_root = str(Path(migrate.__file__).resolve().parent.parent)
         path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
         process = subprocess.Popen(
-            [sys.executable, "-m", "migrate.evals.worker", *self.options, *map(str, theirs)],
+            [sys.executable, "-m", "migrate.evals.worker", *self.options, *flags, *theirs_text],
             pass_fds=theirs,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -109,7 +112,7 @@ class WorkerPool:
     def pids(self) -> list[int]:
         return [w.pid for w in self.workers if w.pid is not None and not w.dead]
 
-    def _choose(self, pin: str | None) -> _Worker:
+    def _choose(self, pin: str | None, first: bool = False) -> _Worker:
         for index, worker in enumerate(self.workers):
             if worker.dead:
                 if worker.fatal is not None:
@@ -122,6 +125,8 @@ class WorkerPool:
                     )
                 self.respawned += 1
                 self.workers[index] = self._spawn(1)[0]
+        if first:
+            return self.workers[0]
         if pin is not None:
             return self.workers[zlib.crc32(pin.encode()) % self.size]
         return min(self.workers, key=lambda w: len(w.pending))
@@ -177,11 +182,16 @@ class WorkerPool:
         worker.pending.clear()
 
     async def request(
-        self, message: dict[str, Any], pin: str | None = None, patient: bool = False
+        self,
+        message: dict[str, Any],
+        pin: str | None = None,
+        patient: bool = False,
+        first: bool = False,
     ) -> dict[str, Any]:
-        """The worker's answer to `message`, sent again to a fresh worker if one ends."""
+        """The worker's answer to `message`, sent again to a fresh worker if one ends
+        (`pin`: always the same worker for that name; `first`: the first worker)."""
         for _ in range(LOST_TRIES):
-            worker = self._choose(pin)
+            worker = self._choose(pin, first)
             self._attach(worker)
             number = next(self._ids)
             answer = asyncio.get_running_loop().create_future()
@@ -213,7 +223,11 @@ class WorkerPool:
         for process in self.processes:
             try:
                 process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # a worker that does not end is ended
+                for worker in self.workers:
+                    if worker.pid is not None:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(worker.pid, signal.SIGKILL)
                 process.kill()
                 process.wait()
 
@@ -285,7 +299,7 @@ class Workers:
             "uses": [USE.dump_python(use, mode="json") for use in uses],
             "prompts": prompts,
         }
-        reply = asyncio.run(self.pool.request(message, patient=True))
+        reply = asyncio.run(self.pool.request(message, patient=True, first=True))
         return ModelFacts(**reply["facts"])
 
     def close(self) -> None:
