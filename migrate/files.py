@@ -48,6 +48,8 @@ def write_atomic_many(files: Sequence[tuple[Path, str | bytes]]) -> None:
 
         pool = ThreadPoolExecutor(max_workers=_SYNCERS)
     try:
+        for folder in dict.fromkeys(path.parent for path, _ in files):
+            folder.mkdir(parents=True, exist_ok=True)
         for start in range(0, len(files), _CHUNK):
             opened: list[tuple[int, Path]] = []
             try:
@@ -87,8 +89,8 @@ def _each(action: Callable[[T], None], items: Iterable[T], pool: ThreadPoolExecu
 
 
 def _write_temporary(path: Path, data: str | bytes) -> tuple[int, str]:
-    """A temporary file beside `path` holding `data`, still open (and not yet synced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """A temporary file beside `path` (its folder exists) holding `data`, still open and
+    not yet synced."""
     # A lone surrogate (half an emoji in a model's answer) has no UTF-8 form: it becomes "?"
     # rather than failing the write of a whole report.
     raw = memoryview(data.encode("utf-8", "replace") if isinstance(data, str) else data)
@@ -98,7 +100,7 @@ def _write_temporary(path: Path, data: str | bytes) -> tuple[int, str]:
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
-        os.chmod(tmp, mode)  # mkstemp makes 0600; a published feed must stay readable
+        os.fchmod(fd, mode)  # mkstemp makes 0600; a published feed must stay readable
         while raw:
             raw = raw[os.write(fd, raw) :]
     except OSError as exc:
