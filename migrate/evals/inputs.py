@@ -20,8 +20,6 @@ from migrate.evals.checks import render_value
 from migrate.evals.prompt import PromptTemplate
 from migrate.evals.promptfoo.assertions import needs_judge
 from migrate.evals.promptfoo.seams import grader_model, graders_needed, prompt_messages
-from migrate.evals.record_stages import StagePlan
-from migrate.evals.stages import look_alphas, plan_stages, seed_of
 from migrate.evals.suite import load_suite
 from migrate.files import relative_to
 from migrate.llm import Deployment, Target
@@ -33,6 +31,7 @@ from migrate.secrets import redact, register_secret_env
 
 if TYPE_CHECKING:
     from migrate.evals.record import Manifest
+    from migrate.evals.record_stages import StagePlan
 
 # The run record and the graders are imported by the functions that start or read a run:
 # `migrate check` and `migrate plan` read suites through `suite_inputs` without them.
@@ -369,6 +368,9 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
 
 def stage_plan(case_ids: list[str], gates: Gates) -> StagePlan | None:
     """The stages of a sequential run; None where one stage is all a suite can use."""
+    from migrate.evals.record_stages import StagePlan
+    from migrate.evals.stages import look_alphas, plan_stages, seed_of
+
     stages = plan_stages(len(case_ids), gates.pass_rate_drop)
     if len(stages) < 2:
         return None
