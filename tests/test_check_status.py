@@ -303,6 +303,7 @@ IMPORT_PROBE = textwrap.dedent(
         (["plan", "--json", "--no-write"], 0),  # its cost estimate included
     ],
 )
+@pytest.mark.slow  # a fresh interpreter per command
 def test_planning_commands_never_import_litellm_or_gitpython(
     example_workspace: Path, args: list[str], code: int
 ) -> None:
