@@ -8,14 +8,11 @@ from pathlib import Path
 
 from migrate.cases.health import CaseDates, case_dates, file_dates, read_cases
 from migrate.errors import MigrateError
-from migrate.evals.record import Decision, Verdict
 from migrate.evals.suite import Case, count_cases
 from migrate.history.git import GitFacts, read_git_facts
 from migrate.history.runs import RunRecord, read_runs, runs_by_dependency
 from migrate.registry.load import Registry, load_registry
 from migrate.schedule.due import DependencyFacts
-
-NOT_A_BASELINE = {Verdict.ERROR}  # a run that failed on infrastructure measured nothing
 
 
 @dataclass(frozen=True)
@@ -96,11 +93,7 @@ def dependency_facts(
     for dep_id, dep in registry.dependencies.items():
         suite = suite_dates(dep.eval.cases) if dep.eval else None
         dated = suite is not None and not suite.undated
-        on_model = [
-            r
-            for r in by_dependency.get(dep_id, [])
-            if r.baseline == dep.model and r.verdict not in NOT_A_BASELINE
-        ]
+        on_model = _baselines_of(by_dependency.get(dep_id, []), dep.model)
         owner_last_commit = None
         prompt_authors: list[str] = []
         if git.available:
@@ -116,15 +109,31 @@ def dependency_facts(
         facts[dep_id] = DependencyFacts(
             last_baseline=max((r.finished for r in on_model), default=None),
             evaluated_models=frozenset(c for r in on_model for c in r.candidates),
-            approved=any(
-                r.signoff is not None and r.signoff.decision is Decision.APPROVE for r in on_model
-            ),
+            approved=_approved(on_model),
             owner_last_commit=owner_last_commit,
             inactive_prompt_authors=tuple(sorted(set(prompt_authors))),
             newest_case=suite.newest if suite and dated else None,
             newest_case_from=suite.source if suite and dated else None,
         )
     return facts
+
+
+def _baselines_of(runs: list[RunRecord], model: str) -> list[RunRecord]:
+    """The runs that measured `model` as the baseline: a run that failed on infrastructure
+    (ERROR) measured nothing."""
+    if not runs:  # the run record's models are imported only where there are runs
+        return []
+    from migrate.evals.record import Verdict
+
+    return [r for r in runs if r.baseline == model and r.verdict != Verdict.ERROR]
+
+
+def _approved(runs: list[RunRecord]) -> bool:
+    if not runs:
+        return False
+    from migrate.evals.record import Decision
+
+    return any(r.signoff is not None and r.signoff.decision is Decision.APPROVE for r in runs)
 
 
 def suite_sizes(registry: Registry) -> dict[str, int]:

@@ -370,9 +370,10 @@ def test_a_killed_run_releases_its_lock(forks: ForkServer, tmp_path: Path) -> No
 
 
 # Every place in the package that opens a file for writing, and why it need not be atomic.
-# Anything else must go through migrate.files.write_atomic (temporary file, fsync, rename).
+# Anything else must go through migrate.files.write_atomic or write_atomic_many (temporary
+# file, fsync, rename).
 WRITERS_ALLOWED = {
-    ("migrate/files.py", "write_atomic"): "the atomic writer itself",
+    ("migrate/files.py", "_write_temporary"): "the atomic writers themselves",
     ("migrate/evals/journal.py", "__init__"): "the journal: one O_APPEND write(2) per call",
     ("migrate/evals/journal.py", "_repair_torn_tail"): "ends a torn last journal line",
     ("migrate/evals/rundir.py", "dependency_lock"): "the lock file: the flock is the state",

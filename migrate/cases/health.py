@@ -20,15 +20,18 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrate.console import plural
 from migrate.errors import MigrateError
 from migrate.evals.power import cases_to_rule_out, suite_reach
-from migrate.evals.record import Summary, read_summary, try_read
 from migrate.evals.suite import Case, load_suite
 from migrate.history.runs import RunRecord
 from migrate.registry.load import Registry
 from migrate.schedule.due import suite_is_stale
+
+if TYPE_CHECKING:
+    from migrate.evals.record import Summary
 
 PROVENANCE, GIT = "provenance", "git"
 
@@ -139,6 +142,11 @@ def told_apart(summaries: Iterable[Summary]) -> ToldApart:
 
 def stored_summaries(runs: Iterable[RunRecord]) -> list[Summary]:
     """The readable summaries of `runs` (a run known only by its sign-off has none)."""
+    runs = list(runs)
+    if not runs:  # the run record's models are imported only where there are runs
+        return []
+    from migrate.evals.record import read_summary, try_read
+
     found = (try_read(read_summary, run.directory) for run in runs)
     return [summary for summary in found if summary is not None]
 

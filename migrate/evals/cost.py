@@ -17,7 +17,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.evals.case import Case, CheckSpec
 from migrate.evals.inputs import RunInputs
@@ -29,7 +29,6 @@ from migrate.evals.judge import (
     pairwise_extra,
     pairwise_messages,
 )
-from migrate.evals.record import Entry, EntryKey
 from migrate.evals.record_cost import (
     CostEstimate,
     MeasuredTokens,
@@ -37,6 +36,9 @@ from migrate.evals.record_cost import (
     Projection,
     RunCost,
 )
+
+if TYPE_CHECKING:  # journal entries are read by a run; planning estimates need no record
+    from migrate.evals.record import Entry, EntryKey
 
 TokenCounter = Callable[[str, list[dict[str, str]]], int]  # (model, messages) -> tokens
 APPROXIMATION = "approximation: ceil(characters / 4) + 4 per message + 3"

@@ -12,27 +12,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrate.errors import InputError, Problem, UsageError
 from migrate.evals.case import Case, CheckSpec, check_from_json, check_identity, check_json
 from migrate.evals.checks import render_value
-from migrate.evals.grading import EMBEDDING, grader_key, kinds_needed
 from migrate.evals.prompt import PromptTemplate
 from migrate.evals.promptfoo.assertions import needs_judge
 from migrate.evals.promptfoo.seams import grader_model, graders_needed, prompt_messages
-from migrate.evals.record import (
-    Manifest,
-    PromptRef,
-    StoredCase,
-    SuiteRef,
-    case_from_record,
-    read_cases,
-    read_manifest,
-    write_cases,
-    write_manifest,
-)
-from migrate.evals.record_stages import StagePlan
-from migrate.evals.stages import look_alphas, plan_stages, seed_of
 from migrate.evals.suite import load_suite
 from migrate.files import relative_to
 from migrate.llm import Deployment, Target
@@ -41,6 +28,13 @@ from migrate.registry.schema import Dependency, Gates
 from migrate.schedule.due import is_urgent
 from migrate.schedule.quarters import Quarter, migration_window, next_window
 from migrate.secrets import redact, register_secret_env
+
+if TYPE_CHECKING:
+    from migrate.evals.record import Manifest
+    from migrate.evals.record_stages import StagePlan
+
+# The run record and the graders are imported by the functions that start or read a run:
+# `migrate check` and `migrate plan` read suites through `suite_inputs` without them.
 
 _USES_EXPECTED = re.compile(r"\{\{-?\s*expected\b")
 JUDGED_CHECKS = {"llm_judge", "pairwise"}  # checks the judge model grades
@@ -150,6 +144,10 @@ def _stored(target: Target) -> Target:
 def _missing_graders(registry: Registry, graded: list[tuple[int, CheckSpec]]) -> str | None:
     """What a case's graded assertions need that neither their `provider` nor the registry
     names: a judge model for text, an embedding model for `similar` and answer-relevance."""
+    if not graded:
+        return None
+    from migrate.evals.grading import kinds_needed
+
     settings = registry.settings
     for _, spec in graded:
         for kind in kinds_needed(spec):
@@ -170,6 +168,8 @@ def _missing_graders(registry: Registry, graded: list[tuple[int, CheckSpec]]) ->
 def grader_targets(registry: Registry, checks_for: dict[str, list[CheckSpec]]) -> dict[str, Target]:
     """Every grader the suite's graded assertions name, and the embedding model when one
     relies on it; a named grader the registry knows keeps its key variable and prices."""
+    from migrate.evals.grading import EMBEDDING, grader_key, kinds_needed
+
     targets: dict[str, Target] = {}
     for specs in checks_for.values():
         for spec in specs:
@@ -272,6 +272,8 @@ def suite_inputs(registry: Registry, dependency: Dependency, limit: int | None) 
 
 def judge_grades(checks_for: dict[str, list[CheckSpec]]) -> bool:
     """True when a graded assertion's text grader is the registry's judge model."""
+    from migrate.evals.grading import kinds_needed
+
     return any(
         needs_judge(spec) and "text" in kinds_needed(spec) and grader_model(spec, "text") is None
         for specs in checks_for.values()
@@ -281,6 +283,9 @@ def judge_grades(checks_for: dict[str, list[CheckSpec]]) -> bool:
 
 def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInputs:
     """Validate everything a run needs before the first call; errors name file and line."""
+    from migrate.evals.grading import EMBEDDING
+    from migrate.evals.record import Manifest, PromptRef, SuiteRef
+
     dependency = registry.dependencies.get(options.dependency)
     if dependency is None:
         raise UsageError(registry.unknown_dependency(options.dependency))
@@ -363,6 +368,9 @@ def prepare(registry: Registry, options: RunOptions, today: dt.date) -> RunInput
 
 def stage_plan(case_ids: list[str], gates: Gates) -> StagePlan | None:
     """The stages of a sequential run; None where one stage is all a suite can use."""
+    from migrate.evals.record_stages import StagePlan
+    from migrate.evals.stages import look_alphas, plan_stages, seed_of
+
     stages = plan_stages(len(case_ids), gates.pass_rate_drop)
     if len(stages) < 2:
         return None
@@ -370,6 +378,8 @@ def stage_plan(case_ids: list[str], gates: Gates) -> StagePlan | None:
 
 
 def write_inputs(run_dir: Path, inputs: RunInputs) -> None:
+    from migrate.evals.record import StoredCase, write_cases, write_manifest
+
     stored = [
         StoredCase(
             id=case.id,
@@ -388,6 +398,8 @@ def write_inputs(run_dir: Path, inputs: RunInputs) -> None:
 
 def read_inputs(run_dir: Path) -> RunInputs:
     """The inputs as stored in a run directory (for resume and for `migrate report`)."""
+    from migrate.evals.record import case_from_record, read_cases, read_manifest
+
     manifest = read_manifest(run_dir)
     base_checks = [check_from_json(c) for c in manifest.checks]
     cases, messages, checks_for = [], {}, {}

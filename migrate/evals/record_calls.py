@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 class DeploymentCalls(BaseModel):
     """One deployment's share of the calls a run made to its model."""
 
-    model_config = ConfigDict(extra="ignore")  # written by migrate itself, as the rest
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # written by migrate itself
 
     calls: int = 0  # calls whose result it gave (a retry on another deployment: that one's)
     errors: int = 0  # of those, failed

@@ -29,6 +29,12 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 __all__ = ["CASE_ID", "Case", "CheckSpec", "Suite", "count_cases", "load_suite"]
 
+# JSONL suites already parsed by this process, by path, display name and text: a plan reads
+# each suite for its case dates, its health and its cost estimate. The cases are frozen; a
+# promptfoo config is never kept, since the files it names may change without it.
+_parsed: dict[tuple[Path, str, str], tuple[Case, ...]] = {}
+_KEPT_SUITES = 1024
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -60,6 +66,8 @@ def load_suite(path: Path, display: str | None = None) -> Suite:
         from migrate.evals.promptfoo.loader import load_promptfoo
 
         cases = load_promptfoo(path, display, text)
+    elif (path, display, text) in _parsed:
+        return Suite(path=path, cases=_parsed[path, display, text], sha256=digest)
     else:
         cases = _jsonl_cases(text, display)
     if not cases:
@@ -78,7 +86,12 @@ def load_suite(path: Path, display: str | None = None) -> Suite:
                 ]
             )
         seen[case.id] = case.line
-    return Suite(path=path, cases=tuple(cases), sha256=digest)
+    suite = Suite(path=path, cases=tuple(cases), sha256=digest)
+    if path.suffix not in {".yaml", ".yml"}:
+        if len(_parsed) >= _KEPT_SUITES:  # a long-lived process (the tests) keeps a few
+            _parsed.clear()
+        _parsed[path, display, text] = suite.cases
+    return suite
 
 
 def _check_specs(raw: Any, display: str, line: int | None, where: str) -> tuple[CheckSpec, ...]:

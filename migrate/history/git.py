@@ -1,13 +1,16 @@
 """What git history says: who is still active, who last changed each prompt, which files
 are tracked. The one module that opens a repository through GitPython; the rest ask it.
 
-Two `git log` passes through GitPython, however many dependencies: one over all commits for
-author activity, one restricted to the files of interest for their last change.
+Two `git log` passes, however many dependencies: one over all commits for author activity,
+one restricted to the files of interest for their last change. The planning commands read
+history through plain `git` processes: importing GitPython alone costs them more than the
+processes do. Sign-offs, scans and `init` use GitPython.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,20 +68,39 @@ def _parse(line: str) -> Commit:
     return Commit(sha, day, author, email.lower(), subject)
 
 
+def _git(directory: Path, *args: str) -> str | None:
+    """git's output for `args` run in `directory`, or None when git fails there (outside a
+    repository, no commit yet, no git at all)."""
+    try:
+        done = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=directory,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:  # no such folder, or no git
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", "replace")
+
+
+def _top_level(directory: Path) -> Path | None:
+    """The work tree holding `directory`, or None outside one (or in a bare repository)."""
+    top = _git(directory, "rev-parse", "--show-toplevel")
+    return Path(top.strip()).resolve() if top and top.strip() else None
+
+
 def read_git_facts(workdir: Path, paths: Iterable[Path], today: dt.date) -> GitFacts:
     """Author activity and last changes of `paths`, counting only commits up to `today`."""
-    import git  # GitPython; imported here so commands that need no history skip it
-
-    repo = open_repository(workdir)
-    if repo is None:
+    root = _top_level(workdir)
+    if root is None:
         return GitFacts(available=False)
-    root = work_tree(repo)
     facts = GitFacts(available=True, repo_root=root)
     fmt = f"--format={_RECORD}%H{_SEPARATOR}%at{_SEPARATOR}%aN{_SEPARATOR}%aE{_SEPARATOR}%s"
     until = f"--until={(today + dt.timedelta(days=1)).isoformat()}T00:00:00Z"
-    try:
-        log = repo.git.log(fmt, until)
-    except git.GitCommandError:  # no commits yet
+    log = _git(root, "log", fmt, until)
+    if log is None:  # no commits yet
         return facts
     for record in log.split(_RECORD):
         if record.strip():
@@ -93,7 +115,7 @@ def read_git_facts(workdir: Path, paths: Iterable[Path], today: dt.date) -> GitF
         except ValueError:
             continue
     if wanted:
-        log = repo.git.log(fmt, until, "--name-only", "--", *sorted(wanted))
+        log = _git(root, "log", fmt, until, "--name-only", "--", *sorted(wanted)) or ""
         for record in log.split(_RECORD):
             if not record.strip():
                 continue
@@ -145,18 +167,17 @@ def tracked_files(path: Path, *, whole_repository: bool = False) -> tuple[Path, 
 def last_commit_time(path: Path) -> dt.datetime | None:
     """When `path` was last committed (author time, UTC), or None when it has uncommitted
     changes, is untracked, or lies outside a repository: then the file itself is the truth."""
-    import git
-
-    repo = open_repository(path.parent)
-    if repo is None:
+    root = _top_level(path.parent)
+    if root is None:
         return None
     try:
-        relative = path.resolve().relative_to(work_tree(repo)).as_posix()
-        if repo.git.status("--porcelain", "--", relative).strip():
-            return None  # modified, staged or untracked
-        authored = repo.git.log("-1", "--format=%at", "--", relative).strip()
-    except (ValueError, git.GitCommandError):  # outside the work tree, or no commit yet
+        relative = path.resolve().relative_to(root).as_posix()
+    except ValueError:  # outside the work tree
         return None
+    changes = _git(root, "status", "--porcelain", "--", relative)
+    if changes is None or changes.strip():
+        return None  # modified, staged or untracked (or git could not tell)
+    authored = (_git(root, "log", "-1", "--format=%at", "--", relative) or "").strip()
     return dt.datetime.fromtimestamp(int(authored), tz=dt.UTC) if authored else None
 
 

@@ -10,16 +10,15 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from migrate.evals.record import (
-    Decision,
-    SignoffRecord,
-    Verdict,
-    read_signoff,
-    read_summary,
-    try_read,
-)
 from migrate.evals.rundir import finished_runs, signed_runs
+
+if TYPE_CHECKING:
+    from migrate.evals.record import Decision, SignoffRecord
+
+# The run record's models (migrate.evals.record) are imported where a stored run is read:
+# a workspace without runs, the common case of the planning commands, never pays for them.
 
 
 @dataclass(frozen=True)
@@ -73,6 +72,8 @@ def runs_by_dependency(records: Iterable[RunRecord]) -> dict[str, list[RunRecord
 
 
 def _read_run(run_dir: Path) -> RunRecord | None:
+    from migrate.evals.record import read_summary, try_read
+
     summary = try_read(read_summary, run_dir)
     finished = _day(summary.finished_at) if summary else None
     if summary is None or finished is None:
@@ -90,6 +91,8 @@ def _read_run(run_dir: Path) -> RunRecord | None:
 
 
 def _run_from_signoff(run_dir: Path) -> RunRecord | None:
+    from migrate.evals.record import read_signoff, try_read
+
     record: SignoffRecord | None = try_read(read_signoff, run_dir)
     signoff = signoff_of(run_dir)
     if record is None or signoff is None or not record.dependency or record.baseline is None:
@@ -107,6 +110,8 @@ def _run_from_signoff(run_dir: Path) -> RunRecord | None:
 
 
 def signoff_of(run_dir: Path) -> Signoff | None:
+    from migrate.evals.record import read_signoff, try_read
+
     record: SignoffRecord | None = try_read(read_signoff, run_dir)
     at = _day(record.at) if record else None
     if record is None or at is None:
@@ -121,4 +126,4 @@ def _day(stamp: str) -> dt.date | None:
         return None
 
 
-__all__ = ["RunRecord", "Signoff", "Verdict", "read_runs", "runs_by_dependency", "signoff_of"]
+__all__ = ["RunRecord", "Signoff", "read_runs", "runs_by_dependency", "signoff_of"]

@@ -107,6 +107,7 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
             problem(key_path, message)
         raise InputError(problems) from None
 
+    files: dict[str, bool] = {}  # a thousand dependencies share a hundred prompts and suites
     for dep_id, dep in content.dependencies.items():
         where: tuple[str, ...] = ("dependencies", dep_id)
         if not DEPENDENCY_ID.fullmatch(dep_id):
@@ -132,11 +133,10 @@ def load_registry(path: Path, *, check_files: bool = True) -> Registry:
                 key: KeyPath = (
                     (*where, "prompt", i) if isinstance(dep.prompt, list) else (*where, "prompt")
                 )
-                _check_file(path.parent, prompt, key, "prompt", problem)
+                _check_file(path.parent, prompt, key, "prompt", problem, files)
             if dep.eval is not None:
-                _check_file(
-                    path.parent, dep.eval.cases, (*where, "eval", "cases"), "eval suite", problem
-                )
+                suite, suite_key = dep.eval.cases, (*where, "eval", "cases")
+                _check_file(path.parent, suite, suite_key, "eval suite", problem, files)
     judge = content.settings.judge_model
     if judge is not None and judge not in content.models:
         problem(("settings", "judge_model"), f"unknown model '{judge}' (add it under 'models')")
@@ -169,13 +169,16 @@ def _yaml_kind(value: Any) -> str:
     return "single value"
 
 
-def _check_file(root: Path, relative: str, key: KeyPath, what: str, problem: Any) -> None:
-    target = root / relative
-    try:
-        exists = target.is_file()
-    except OSError:  # a name too long for the file system, a loop of links
-        exists = False
-    if not exists:
+def _check_file(
+    root: Path, relative: str, key: KeyPath, what: str, problem: Any, seen: dict[str, bool]
+) -> None:
+    """Report `relative` when it names no file; `seen`: the answers so far, by name."""
+    if relative not in seen:
+        try:
+            seen[relative] = (root / relative).is_file()
+        except OSError:  # a name too long for the file system, a loop of links
+            seen[relative] = False
+    if not seen[relative]:
         problem(
             key, f"{what} file '{relative}' does not exist (paths are relative to the registry)"
         )

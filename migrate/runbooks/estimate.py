@@ -26,7 +26,6 @@ from migrate.evals.cost import (
 )
 from migrate.evals.inputs import JUDGED_CHECKS, SuiteInputs, suite_inputs, target_of
 from migrate.evals.judge import judge_params
-from migrate.evals.record import read_summary, try_read
 from migrate.evals.record_cost import CostEstimate, Projection, RunCost
 from migrate.evals.rundir import finished_runs_by_dependency
 from migrate.llm import price_for
@@ -60,6 +59,10 @@ class DependencyCost:
 
 
 def _latest_cost(runs: list[Path]) -> tuple[str | None, RunCost | None]:
+    if not runs:  # the run record is imported only where there is a run to read
+        return None, None
+    from migrate.evals.record import read_summary, try_read
+
     for run_dir in reversed(runs):
         summary = try_read(read_summary, run_dir)
         if summary is not None and summary.cost is not None:

@@ -13,7 +13,6 @@ own sign-off: its facts (last run, sign-off) are rewritten and it says it is no 
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -23,15 +22,13 @@ from migrate.cases.health import SuiteHealth, suite_health
 from migrate.errors import InputError, UsageError
 from migrate.evals.rundir import runbook_path
 from migrate.evals.suite import count_cases
-from migrate.files import write_atomic
+from migrate.files import write_atomic_many
 from migrate.runbooks.facts import RUNBOOK_TEMPLATE, SuiteSize, runbook_context
 from migrate.runbooks.merge import merge_runbook
 from migrate.schedule.due import Due, Plan
 from migrate.schedule.quarters import Quarter
 from migrate.templating import templates_for
 from migrate.workspace import Workspace
-
-_WRITERS = 8  # threads that overlap the fsyncs of a large first plan
 
 
 class RunbookStatus(StrEnum):
@@ -173,22 +170,12 @@ def build_runbooks(
 
 
 def write_runbooks(runbooks: list[Runbook]) -> None:
-    """Write the changed runbooks atomically; a few threads overlap the fsyncs (a first plan
-    of a large registry writes a thousand files)."""
-    changed = [r for r in runbooks if r.status is not RunbookStatus.UNCHANGED]
-
-    def write(runbook: Runbook) -> None:
-        try:
-            write_atomic(runbook.path, runbook.text)
-        except OSError as exc:
-            raise UsageError(
-                f"{runbook.path}: cannot write the runbook: {exc.strerror or exc}"
-            ) from None
-
-    if len(changed) < 8:
-        for runbook in changed:
-            write(runbook)
-        return
-    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-        for _ in pool.map(write, changed):  # re-raises the first failure
-            pass
+    """Write the changed runbooks atomically, all in one batch (`files.write_atomic_many`: a
+    first plan of a large registry writes a thousand files)."""
+    changed = [(r.path, r.text) for r in runbooks if r.status is not RunbookStatus.UNCHANGED]
+    try:
+        write_atomic_many(changed)
+    except OSError as exc:
+        raise UsageError(
+            f"{exc.filename or 'runbooks'}: cannot write the runbook: {exc.strerror or exc}"
+        ) from None

@@ -314,12 +314,14 @@ class _Reader:
 
 def _check_rag_vars(case: Case, origin: Origin, where: KeyPath) -> None:
     """The context graders need a `query` and a `context` var; promptfoo errors without."""
-    from migrate.evals.promptfoo.graders import context_of
-
     for spec in case.checks:
         kind = spec.type.removeprefix("promptfoo:")
         if kind not in {"context-relevance", "context-faithfulness"}:
             continue
+        # The graders are imported by the suites that use them: a planning command reads
+        # every suite, and most have no context grader.
+        from migrate.evals.promptfoo.graders import context_of
+
         if not isinstance(case.vars.get("query"), str):
             raise origin.fail((*where, "vars"), f"'{kind}' needs a 'query' var (the question)")
         if context_of(case) is None:
