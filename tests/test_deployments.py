@@ -67,8 +67,10 @@ def workspace(root: Path, east: ScriptedServer, west: ScriptedServer, cases: int
     return root
 
 
-def run(cli, root: Path):  # type: ignore[no-untyped-def]
-    return invoke(cli, "run", "dep", "--today", TODAY, "--no-progress", cwd=root)
+def run(cli, root: Path, workers: str = "1"):  # type: ignore[no-untyped-def]
+    return invoke(
+        cli, "run", "dep", "--today", TODAY, "--no-progress", "--workers", workers, cwd=root
+    )
 
 
 def journal(run_dir: Path) -> list[dict[str, Any]]:
@@ -108,15 +110,16 @@ def assert_no_key_anywhere(result, root: Path) -> None:  # type: ignore[no-untyp
         assert value not in outputs
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])  # 2: the model's Router lives in one worker
 def test_calls_spread_over_both_deployments_and_pool_as_one_model(
-    cli, tmp_path: Path, east: ScriptedServer, west: ScriptedServer
+    cli, tmp_path: Path, east: ScriptedServer, west: ScriptedServer, workers: str
 ) -> None:
     east.behaviours.update(
         good=correct(), cand=keyed(candidate(wrong=WRONG, chatty=False), KEYS["KEY_EAST"])
     )
     west.behaviours.update(cand=keyed(candidate(wrong=WRONG, chatty=False), KEYS["KEY_WEST"]))
     root = workspace(tmp_path / "ws", east, west)
-    result = run(cli, root)
+    result = run(cli, root, workers)
     summary = assert_the_verdict_stands(result, root)
     # Each deployment took its share: under a fair shuffle, fewer than 25 of 100 on either
     # side has a chance below 1e-6.
@@ -156,13 +159,20 @@ def test_calls_spread_over_both_deployments_and_pool_as_one_model(
         pytest.param(Reply(status=401), False, id="key-revoked"),
     ],
 )
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_failing_deployment_fails_over_and_the_run_completes_with_its_verdict(
-    cli, tmp_path: Path, east: ScriptedServer, west: ScriptedServer, failure: Reply, refusals: bool
+    cli,
+    tmp_path: Path,
+    east: ScriptedServer,
+    west: ScriptedServer,
+    failure: Reply,
+    refusals: bool,
+    workers: str,
 ) -> None:
     east.behaviours.update(good=correct(), cand=candidate(wrong=WRONG, chatty=False))
     west.behaviours.update(cand=lambda request: failure)
     root = workspace(tmp_path / "ws", east, west)
-    result = run(cli, root)
+    result = run(cli, root, workers)
     summary = assert_the_verdict_stands(result, root)
     assert east.calls["cand"] == 100  # every case answered, by the deployment that works
     assert west.calls["cand"] >= 1  # ... after the other had its chance and failed

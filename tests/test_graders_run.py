@@ -92,14 +92,15 @@ def rubric_judge() -> object:
     )
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_the_registrys_judge_and_embedding_model_grade_and_cost_the_run(
-    cli, tmp_path: Path, server: ScriptedServer
+    cli, tmp_path: Path, server: ScriptedServer, workers: str
 ) -> None:
     server.behaviours.update(
         good=correct(), cand=candidate(wrong={"c003"}, chatty=False), judge=rubric_judge()
     )
     root = graded_workspace(tmp_path / "ws", server)
-    result = invoke(cli, "run", "dep", *TODAY, cwd=root)
+    result = invoke(cli, "run", "dep", *TODAY, "--workers", workers, cwd=root)
     assert result.exit_code in (1, 3), result.output  # a regression: FAIL or INCONCLUSIVE
     (run_dir,) = run_dirs(root)
     summary = summary_of(run_dir)

@@ -337,8 +337,9 @@ def test_samples_disagreeing_are_flaky(cli, tmp_path: Path, server: ScriptedServ
     assert comparison["pass_rate_diff"]["bootstrap_low"] is None
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_llm_judge_checks_are_graded_by_the_judge_model(
-    cli, tmp_path: Path, server: ScriptedServer
+    cli, tmp_path: Path, server: ScriptedServer, workers: str
 ) -> None:
     def judge(request: Request) -> Reply:
         answer = request.user.split("## Answer\n", 1)[1].split("\n\n## Rubric", 1)[0]
@@ -364,7 +365,7 @@ def test_llm_judge_checks_are_graded_by_the_judge_model(
         "api_key_env: TEST_LLM_KEY}",
         settings={"judge_model": "openai/judge"},
     )
-    run(cli, root)
+    run(cli, root, "--workers", workers)
     summary = summary_of(run_dirs(root)[0])
     assert summary["candidates"]["openai/cand"]["regressions"] == ["c002"]
     assert server.calls["judge"] == 20

@@ -63,8 +63,9 @@ def embedding_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer
         yield server
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])  # 2: embeddings are asked of worker processes
 def test_with_an_embedding_model_similarity_is_the_cosine_of_the_answers(
-    cli: CliRunner, tmp_path: Path, embedding_server: ScriptedServer
+    cli: CliRunner, tmp_path: Path, embedding_server: ScriptedServer, workers: str
 ) -> None:
     server = embedding_server
     root = write_workspace(
@@ -76,7 +77,7 @@ def test_with_an_embedding_model_similarity_is_the_cosine_of_the_answers(
         extra_models=f'  openai/emb: {{api_base: "{server.api_base}", api_key_env: TEST_LLM_KEY}}',
         settings={"embedding_model": "openai/emb"},
     )
-    first = invoke(cli, "run", "dep", "--no-progress", cwd=root)
+    first = invoke(cli, "run", "dep", "--no-progress", "--workers", workers, cwd=root)
     assert first.exit_code in (0, 3), first.output
     # Four pairs differ, each embedded once in one request; identical answers are not sent.
     assert sum(server.embedded.values()) == 8
