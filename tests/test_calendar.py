@@ -658,3 +658,27 @@ def test_a_cancelled_event_is_not_carried_over_once_it_is_past(
     result = summary(cli, example_workspace, today="2027-06-01")  # after its date
     assert {"uid": SEARCH, "change": "dropped"} in result["changes"]
     assert SEARCH not in events((example_workspace / FEED).read_bytes())
+
+
+def test_vtimezones_kept_as_data_are_icalendars_own_and_a_stale_entry_is_rebuilt(
+    tmp_path: Path,
+) -> None:
+    from migrate.calendar.ics import vtimezones
+
+    zones = {
+        "Europe/Berlin": [dt.date(2026, 11, 26), dt.date(2027, 3, 1)],
+        "America/New_York": [dt.date(2027, 6, 1)],
+    }
+    built = vtimezones(zones)  # icalendar's, nothing kept
+    assert vtimezones(zones, tmp_path) == built
+    entries = sorted(tmp_path.glob("*.json"))
+    assert len(entries) == 2
+    # The next command reads the entry rather than icalendar: a marked entry shows it.
+    kept = json.loads(entries[0].read_text(encoding="utf-8"))
+    entries[0].write_text(json.dumps({**kept, "lines": ["X-MARK"]}), encoding="utf-8")
+    assert "X-MARK" in vtimezones(zones, tmp_path)
+    # An entry for other rules (its key differs), or torn, is built again and replaced.
+    entries[0].write_text(json.dumps({"key": "other", "lines": ["X-MARK"]}), encoding="utf-8")
+    assert vtimezones(zones, tmp_path) == built
+    entries[1].write_text("{torn", encoding="utf-8")
+    assert vtimezones(zones, tmp_path) == built

@@ -189,6 +189,7 @@ def render_feed(
     stamp: dt.datetime,
     today: dt.date,
     history_before: dt.date,
+    zone_cache: Path | None = None,
 ) -> Feed:
     """The feed's bytes, given the events and the previous feed (None: first feed).
 
@@ -240,7 +241,7 @@ def render_feed(
         blocks.append((before.first_day, uid, lines))
         _add_zones(zones, before.zones)
 
-    body = vtimezones(zones)
+    body = vtimezones(zones, zone_cache)
     for _, _, lines in sorted(blocks, key=lambda block: (block[0], block[1])):
         body.extend(lines)
     return Feed(data=serialize([*_calendar_head(info), *body, "END:VCALENDAR"]), changes=changes)

@@ -19,6 +19,7 @@ from migrate.files import write_atomic
 from migrate.history.git import last_commit_time
 from migrate.registry.schema import EMAIL
 from migrate.workspace import open_workspace
+from migrate.yamlcache import cache_folder
 
 REPORTED = (
     Change.ADDED,
@@ -79,6 +80,7 @@ def run(
             stamp=registry_stamp(ws.registry.path),
             today=today,
             history_before=plan.history_before,
+            zone_cache=cache_folder("vtimezone"),
         )
     except PreviousFeedError as exc:
         raise UsageError(
