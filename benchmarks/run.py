@@ -133,9 +133,12 @@ def measure(
     with out_path.open("wb") as out, err_path.open("wb") as err:
         spawned_at = time.time()
         started = time.perf_counter()
-        process = subprocess.Popen(
-            list(cmd), cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=err
-        )
+        # An installed package runs from compiled bytecode: an environment that forbids
+        # writing it (PYTHONDONTWRITEBYTECODE) would have every command compile migrate's
+        # source again, which no user pays.
+        child_env = {**os.environ, **(env or {})}
+        child_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        process = subprocess.Popen(list(cmd), cwd=cwd, env=child_env, stdout=out, stderr=err)
         if before_wait is not None:
             before_wait(process)
         deadline = time.monotonic() + timeout
