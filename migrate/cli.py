@@ -193,8 +193,8 @@ def run_(
             min=1,
             max=256,
             help="Processes making the calls, for a fast or self-hosted server where CPU is "
-            "the limit; 1: this process [default: settings.run.workers, else every core "
-            "when the run has more than 300 calls].",
+            "the limit; 1: this process [default: settings.run.workers, else, on Linux, "
+            "every core when the run has more than 300 calls].",
         ),
     ] = None,
     timeout: Annotated[

@@ -36,7 +36,7 @@ from pydantic import TypeAdapter
 
 import migrate
 from migrate.embeddings import embedding_record
-from migrate.errors import InfrastructureError
+from migrate.errors import InfrastructureError, UsageError
 from migrate.evals.facts import ModelFacts, Prompt
 from migrate.evals.preflight import ModelUse
 from migrate.llm import CallRecord, ModelSeam, Sent, Target
@@ -49,8 +49,19 @@ USE: TypeAdapter[ModelUse] = TypeAdapter(ModelUse)
 
 
 def default_workers(calls: int) -> int:
-    """Every core the run may use when it has more than a few hundred calls, else none."""
-    return len(os.sched_getaffinity(0)) if calls > WORKERS_FROM_CALLS else 1
+    """Every core the run may use when it has more than a few hundred calls, else none.
+    Only on Linux: elsewhere forking a process that loaded litellm's TLS and system
+    libraries is not known to be safe (macOS warns against it), so `--workers` is asked."""
+    if calls <= WORKERS_FROM_CALLS or not sys.platform.startswith("linux"):
+        return 1
+    return len(os.sched_getaffinity(0))
+
+
+def refuse_without_fork(count: int) -> None:
+    if count > 1 and not hasattr(os, "fork"):
+        raise UsageError(
+            f"--workers {count}: worker processes need fork(), which {sys.platform} lacks"
+        )
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
@@ -287,6 +298,7 @@ class Workers:
     """A run's calls made by worker processes, litellm's facts asked of one of them."""
 
     def __init__(self, count: int, concurrency: int, timeout: float, retries: int) -> None:
+        refuse_without_fork(count)
         self.pool = WorkerPool(count, timeout, retries, concurrency)
         self.seam: ModelSeam = WorkerSeam(self.pool, concurrency, timeout, retries)
 

@@ -137,7 +137,7 @@ class ReviewSettings(Strict):
         return dt.time(int(hours), int(minutes))
 
 
-WORKERS = "processes making a run's calls (`migrate run --workers`); default: every core when the run has more than 300 calls, else 1 (the run's own process)"  # noqa: E501
+WORKERS = "processes making a run's calls (`migrate run --workers`); default: on Linux, every core when the run has more than 300 calls, else 1 (the run's own process)"  # noqa: E501
 
 
 class RunSettings(Strict):
