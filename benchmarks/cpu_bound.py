@@ -36,9 +36,7 @@ def cpu_bound(
                     result = run_promptfoo(server, where, cases, concurrency)
                 else:
                     workers = name.removeprefix("workers_")
-                    result = run_migrate(
-                        server, where, cases, concurrency, "--full", "--workers", workers
-                    )
+                    result = run_migrate(server, where, cases, concurrency, "--workers", workers)
                 runs[name].append(result)
                 log(
                     f"cpu-bound {rep + 1}/{repeat} {name}: wall {result['wall']:.2f} s, "

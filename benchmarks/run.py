@@ -263,7 +263,9 @@ def migrate_env() -> dict[str, str]:
 
 
 def migrate_run_cmd() -> list[str]:
-    return [*MIGRATE, "run", "dep", "--today", TODAY, "--no-progress"]
+    # --full: every case, as promptfoo and the bare loop call every case; a sequential run
+    # of two identical models would stop once their verdict is settled.
+    return [*MIGRATE, "run", "dep", "--today", TODAY, "--no-progress", "--full"]
 
 
 def journal_of(root: Path) -> Path | None:
