@@ -763,11 +763,13 @@ def imports_litellm(cmd: Sequence[str], root: Path) -> bool:
 
 
 def startup(work: Path, repeat: int) -> dict[str, Any]:
-    """`--help`, check, calendar and plan on the example workspace, `repeat` times each."""
+    """`--help`, check, status, calendar and plan on the example workspace, `repeat` times
+    each."""
     root = example_workspace(work / "example")
     commands = {
         "--help": [*MIGRATE, "--help"],
         "check": [*MIGRATE, "check", "--today", TODAY],
+        "status": [*MIGRATE, "status", "--today", TODAY],
         "calendar": [*MIGRATE, "calendar", "--today", TODAY],
         "plan": [*MIGRATE, "plan", "--today", TODAY],
     }
@@ -1031,7 +1033,14 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ("migrate run wall <= 1.2 x latency bound", ratios["migrate_vs_bound"], 1.2),
     ]
     if ratios["migrate_vs_promptfoo_wall"] is not None:
-        rows.append(("migrate run wall <= promptfoo's", ratios["migrate_vs_promptfoo_wall"], 1.0))
+        rows.append(
+            ("migrate run wall <= 0.9 x promptfoo's", ratios["migrate_vs_promptfoo_wall"], 0.9)
+        )
+    cpu = s.get("cpu_bound")
+    if cpu and "x_promptfoo_wall" in cpu.get(f"workers_{results['cpu_bound']['cores']}", {}):
+        many = cpu[f"workers_{results['cpu_bound']['cores']}"]
+        rows.append(("CPU-bound run, every core: wall <= 0.85 x promptfoo's",
+                     many["x_promptfoo_wall"], 0.85))  # fmt: skip
     rows.append(
         (
             "migrate CPU per call <= 1.3 x bare litellm loop (during the calls)",
@@ -1085,8 +1094,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     memory = results["memory"]
     rows.append(
         (
-            f"{memory['cases']:,}-case run peak RSS <= 500 MB",
-            memory["run"]["peak_rss_mb"],
+            f"{memory['cases']:,}-case run, all its processes together: peak PSS <= 500 MB",
+            memory["run"]["peak_tree_pss_mb"],
             500,
         )
     )
@@ -1287,7 +1296,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"concurrency {params['concurrency']}, server latency "
         f"{memory['latency'] * 1000:.0f} ms.",
         "",
-        f"- peak RSS **{mr['peak_rss_mb']:.0f} MB** (`import litellm` alone: "
+        f"- every process of the run together: peak PSS **{mr['peak_tree_pss_mb']:.0f} MB** "
+        f"(RSS summed, counting shared pages once per process: "
+        f"{mr['peak_tree_rss_mb']:.0f} MB); the largest process: RSS {mr['peak_rss_mb']:.0f} MB "
+        f"(`import litellm` alone: "
         f"{med(results['comparison']['import_litellm'], 'peak_rss_mb'):.0f} MB)",
         f"- wall {mr['wall']:.1f} s, CPU {mr['cpu']:.1f} s, "
         f"{memory['cases'] * 2 / mr['wall']:.0f} calls/s, "
