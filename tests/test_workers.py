@@ -168,7 +168,10 @@ def test_a_killed_worker_has_its_calls_made_again_and_journaled_once(
         assert "FAIL: dep (200 cases, 1 sample; 400 calls made" in out
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: no worker by default")
 def test_a_killed_run_leaves_no_worker_behind_and_resumes(tmp_path: Path) -> None:
+    # No --workers: a run of 400 calls has one worker per core by default.
+    cores = len(os.sched_getaffinity(0))
     behaviours = {"good": correct(delay=SLOW), "cand": correct(delay=SLOW)}
     with ScriptedServer(behaviours) as server:
         root = write_workspace(
@@ -178,16 +181,16 @@ def test_a_killed_run_leaves_no_worker_behind_and_resumes(tmp_path: Path) -> Non
             candidates=("cand",),
             run_settings="{concurrency: 8, timeout_seconds: 10, sequential: false}",
         )
-        process = migrate_run(root, "--workers", "2")
+        process = migrate_run(root)
         wait_for(lambda: journal_lines(root) >= 100, "100 journaled calls")
         workers = workers_of(process.pid)
-        assert len(workers) == 2, workers
+        assert len(workers) == cores, workers
         process.kill()
         process.communicate()
         wait_for(lambda: not any(running(p) for p in workers), "the workers to exit", 15)
         done = len(journal_keys(run_dirs(root)[0]))
 
-        rerun = migrate_run(root, "--workers", "2")
+        rerun = migrate_run(root)
         out, err = rerun.communicate(timeout=180)
         assert rerun.returncode == 0, err
         assert "Resumed run" in out

@@ -94,8 +94,10 @@ def write_workspace(
     samples: int = 1,
     gates: dict[str, Any] | None = None,
     checks: str = '[{type: icontains, value: "{{ expected }}"}, {type: not_refusal}]',
+    # workers: 1: calls in the test's own process, whose litellm is imported once for all
+    # tests; tests/test_workers.py and the tests parametrized over --workers cover workers.
     run_settings: str = "{concurrency: 8, timeout_seconds: 10, max_retries: 4, "
-    "max_error_rate: 0.1}",
+    "max_error_rate: 0.1, workers: 1}",
     extra_models: str = "",
     key_env: str = "TEST_LLM_KEY",
     settings: dict[str, str] | None = None,
