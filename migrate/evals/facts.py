@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from migrate.evals.cost import APPROXIMATION, approximate_tokens
+from migrate.evals.cost import approximate_tokens
 from migrate.evals.preflight import ModelUse, preflight
 from migrate.llm import ModelSeam, litellm_module
 
@@ -52,11 +52,6 @@ def litellm_facts(
                 counted[key] = approximate_tokens(model, messages)
         tokens.append(counted[key])
     return ModelFacts(preflight(uses, environ), entries, tokens, COUNTED_BY_LITELLM)
-
-
-def without_litellm(prompts: list[Prompt]) -> ModelFacts:
-    """No problem found, no price known, prompts counted by the documented approximation."""
-    return ModelFacts([], {}, [approximate_tokens(m, msgs) for m, msgs in prompts], APPROXIMATION)
 
 
 class Models(Protocol):

@@ -120,9 +120,6 @@ class WorkerPool:
             mine.setblocking(False)
         return [_Worker(mine, process) for mine, _ in pairs]
 
-    def pids(self) -> list[int]:
-        return [w.pid for w in self.workers if w.pid is not None and not w.dead]
-
     def _choose(self, pin: str | None, first: bool = False) -> _Worker:
         for index, worker in enumerate(self.workers):
             if worker.dead:
@@ -159,13 +156,10 @@ class WorkerPool:
             if not chunk:
                 self._lost(worker, "it ended")
                 return
-            start = len(worker.buffer)
             worker.buffer += chunk
-            end = worker.buffer.find(b"\n", start)
-            if end < 0:
+            if b"\n" not in chunk:  # what came before holds no whole line either
                 continue
-            *lines, rest = bytes(worker.buffer).split(b"\n")
-            worker.buffer = bytearray(rest)
+            *lines, worker.buffer = worker.buffer.split(b"\n")
             for line in lines:
                 self._hear(worker, json.loads(line))
 
