@@ -67,7 +67,7 @@ def write_atomic_many(files: Sequence[tuple[Path, str | bytes]]) -> None:
             except OSError as exc:
                 raise OSError(exc.errno, exc.strerror, str(path)) from exc
             renamed += 1
-        _each(_sync_folder, dict.fromkeys(path.parent for _, path in written), pool)
+        _each(sync_folder, dict.fromkeys(path.parent for _, path in written), pool)
     except BaseException:
         for tmp, _ in written[renamed:]:
             Path(tmp).unlink(missing_ok=True)
@@ -122,7 +122,7 @@ def _sync_file(opened: tuple[int, Path]) -> None:
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """fsync a folder, so that the renames made in it survive a power loss."""
     try:
         fd = os.open(str(folder), os.O_RDONLY)

@@ -390,6 +390,29 @@ def test_a_second_run_of_the_same_dependency_is_refused(
     assert server.total_calls() == 0
 
 
+def test_a_start_cut_short_is_no_run_and_the_next_start_clears_it(
+    cli, tmp_path: Path, server: ScriptedServer
+) -> None:
+    """A kill while a run's directory is written leaves a hidden folder with part of its files
+    (here an unreadable manifest and a torn case). It is never taken for a run: the next run
+    starts afresh, removes it, and its own directory holds its journal from the start."""
+    server.behaviours.update(good=correct(), cand=correct())
+    root = write_workspace(tmp_path / "ws", server.api_base, cases=10)
+    runs = root / "runbooks" / "2027Q1" / "dep" / "runs"
+    cut_short = runs / ".20261126T080000Z"
+    cut_short.mkdir(parents=True)
+    (cut_short / "cases.jsonl").write_text('{"id": "c001", "va', encoding="utf-8")
+    (cut_short / "run.json").write_text("{", encoding="utf-8")
+
+    assert invoke(cli, "status", "--today", TODAY, cwd=root).exit_code == 0
+    result = run(cli, root)
+    assert result.exit_code == 3, result.output  # 10 agreeing cases: too few to pass
+    assert "Resumed" not in result.stdout
+    assert not cut_short.exists()
+    assert [p.name for p in runs.iterdir()] == [run_dirs(root)[0].name]
+    assert len(journal_keys(run_dirs(root)[0])) == 20
+
+
 def test_no_key_in_any_output_even_when_the_provider_echoes_it(
     cli, tmp_path: Path, server: ScriptedServer, model_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

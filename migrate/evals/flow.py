@@ -251,16 +251,13 @@ def _resumable(root: Path, existing: list[Path], options: RunOptions) -> Path:
 
 
 def _start(registry: Registry, inputs: RunInputs, started: dt.datetime) -> Path:
-    """Create a new run directory and record the run's inputs in it."""
+    """Create a new run directory, whole, with the run's inputs recorded in it."""
     manifest = inputs.manifest
     parent = rundir.quarter_runs(registry.root, manifest.quarter, manifest.dependency)
     manifest.run_id = rundir.new_run_id(started, parent)
-    run_dir = parent / manifest.run_id
-    run_dir.mkdir(parents=True)
     manifest.started_at = started.isoformat(timespec="seconds")
     manifest.reproducibility = provenance(registry, inputs, started.date())
-    write_inputs(run_dir, inputs)
-    return run_dir
+    return rundir.create_run_dir(parent, manifest.run_id, lambda into: write_inputs(into, inputs))
 
 
 async def _call_everything(inputs: RunInputs, run_dir: Path, caller: Caller) -> None:

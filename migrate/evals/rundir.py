@@ -5,7 +5,8 @@
     .migrate/locks/<dependency>.lock                   held while a run of it is in progress
 
 Run ids are UTC timestamps (`20270110T090000Z`, then `-2`, `-3` within one second), so they
-sort by time.
+sort by time. A run directory appears whole (see `create_run_dir`); a hidden folder beside
+the runs (`.<run-id>`) is one being created, never a run.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from migrate.errors import UsageError
+from migrate.files import sync_folder
 
 RUNBOOKS_DIR = "runbooks"
 RUNS_DIR = "runs"
@@ -69,9 +72,30 @@ def new_run_id(now: dt.datetime, parent: Path) -> str:
     return run_id
 
 
+def create_run_dir(parent: Path, run_id: str, fill: Callable[[Path], None]) -> Path:
+    """A new run directory that appears whole, with its files and an empty journal.
+
+    `fill` writes the run's files into a hidden folder beside it, which is then renamed into
+    place: a kill while they are written leaves no run without its cases or its journal, only
+    a hidden folder that is no run and that the next start removes. Call it holding the
+    dependency's lock, which keeps any other start out of `parent`.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    for leftover in parent.glob(".*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    being_created = parent / f".{run_id}"
+    being_created.mkdir()
+    fill(being_created)
+    (being_created / JOURNAL_FILE).touch()
+    run_dir = parent / run_id
+    being_created.rename(run_dir)
+    sync_folder(parent)
+    return run_dir
+
+
 def _runs_with(root: Path, dependency: str, marker: str) -> list[Path]:
     found = [p.parent for p in runs_root(root).glob(f"*/{dependency}/{RUNS_DIR}/*/{marker}")]
-    return sorted(found, key=lambda p: p.name)
+    return sorted((p for p in found if not p.name.startswith(".")), key=lambda p: p.name)
 
 
 def dependency_runs(root: Path, dependency: str) -> list[Path]:
