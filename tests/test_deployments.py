@@ -49,9 +49,11 @@ def west() -> Iterator[ScriptedServer]:
         yield running
 
 
-def workspace(root: Path, east: ScriptedServer, west: ScriptedServer, cases: int = 100) -> Path:
+def workspace(
+    root: Path, east: ScriptedServer, west: ScriptedServer, cases: int = 100, **settings: str
+) -> Path:
     """`dep` on openai/good (east only), candidate openai/cand deployed on east and west."""
-    write_workspace(root, east.api_base, cases=cases, gates={"cost_increase": "null"})
+    write_workspace(root, east.api_base, cases=cases, gates={"cost_increase": "null"}, **settings)
     registry = root / "models.yaml"
     lines = registry.read_text(encoding="utf-8").splitlines()
     (index,) = [i for i, line in enumerate(lines) if line.startswith("  openai/cand:")]
@@ -186,6 +188,74 @@ def test_a_failing_deployment_fails_over_and_the_run_completes_with_its_verdict(
     if refusals:
         assert shares["west"]["rate_limited"] == west.calls["cand"]
         assert summary["calls"]["rate_limited"] == {"openai/cand": west.calls["cand"]}
+    assert_no_key_anywhere(result, root)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_deployment_that_times_out_is_rested_and_the_calls_go_to_the_other(
+    cli, tmp_path: Path, east: ScriptedServer, west: ScriptedServer, workers: str
+) -> None:
+    """A deployment that answers after the run's timeout (a hung region) is no error status:
+    the timeout itself must send the call to the other deployment and rest the slow one."""
+    east.behaviours.update(good=correct(), cand=candidate(wrong=WRONG, chatty=False))
+    west.behaviours.update(cand=candidate(wrong=WRONG, chatty=False, delay=3.0))
+    root = workspace(
+        tmp_path / "ws",
+        east,
+        west,
+        run_settings="{concurrency: 8, timeout_seconds: 1, max_retries: 4, workers: 1}",
+    )
+    result = run(cli, root, workers)
+    assert_the_verdict_stands(result, root)
+    entries = [e for e in journal(run_dirs(root)[0]) if e["model"] == "openai/cand"]
+    assert Counter(e["record"]["deployment"] for e in entries) == {"east": 100}
+    # Rested after its first timeouts (5 s each time): without the rest, half of the 100
+    # calls would wait out a timeout there first, 50 / 8 x 1 s or more.
+    assert 1 <= west.calls["cand"] <= 16, west.calls
+    # each timed-out request was one more attempt of its call, then answered by east
+    assert sum(e["record"]["attempts"] - 1 for e in entries) == west.calls["cand"]
+
+
+def judge_of(request: Request) -> Reply:
+    """An LLM judge: pass when the answer under review starts with the expected answer."""
+    answer = request.user.split("## Answer\n", 1)[1].split("\n\n## Rubric", 1)[0]
+    ok = answer.startswith("answer-")
+    return Reply(text=json.dumps({"verdict": "pass" if ok else "fail", "reasoning": "read"}))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_judge_with_deployments_fails_over_and_grades_every_answer_once(
+    cli, tmp_path: Path, east: ScriptedServer, west: ScriptedServer, workers: str
+) -> None:
+    """Judge calls go through the judge model's Router like any call: its failing deployment
+    is passed over and every answer is graded, each by the deployment that worked."""
+    east.behaviours.update(
+        good=correct(), cand=candidate(wrong={"c002"}, chatty=False), judge=judge_of
+    )
+    west.behaviours.update(judge=lambda request: Reply(status=500))
+    root = write_workspace(
+        tmp_path / "ws",
+        east.api_base,
+        cases=10,
+        checks='[{type: llm_judge, rubric: "The answer names the case answer."}]',
+        extra_models="  openai/judge:\n"
+        "    deployments:\n"
+        f'      - {{name: east, api_base: "{east.api_base}", api_key_env: KEY_EAST}}\n'
+        f'      - {{name: west, api_base: "{west.api_base}", api_key_env: KEY_WEST}}',
+        settings={"judge_model": "openai/judge"},
+    )
+    result = run(cli, root, workers)
+    assert result.exit_code == 3, result.output  # 10 cases: too few to rule out a drop
+    summary = summary_of(run_dirs(root)[0])
+    assert summary["candidates"]["openai/cand"]["regressions"] == ["c002"]
+    assert summary["calls"]["errors"] == 0
+    assert east.calls["judge"] == 20  # each of the 20 answers graded once, by east
+    assert west.calls["judge"] >= 1
+    judged = [e for e in journal(run_dirs(root)[0]) if e["model"] == "openai/judge"]
+    assert len(judged) == 20
+    assert Counter(e["record"]["deployment"] for e in judged) == {"east": 20}
+    shares = summary["calls"]["deployments"]["openai/judge"]
+    assert shares["east"] == {"calls": 20, "errors": 0, "rate_limited": 0}
     assert_no_key_anywhere(result, root)
 
 

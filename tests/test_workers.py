@@ -200,3 +200,27 @@ def test_a_killed_run_leaves_no_worker_behind_and_resumes(tmp_path: Path) -> Non
         assert f"; {400 - done} calls made, 0 from the cache" in out
         keys = journal_keys(run_dirs(root)[0])
         assert len(keys) == len(set(keys)) == 400
+
+
+def test_workers_that_cannot_start_end_the_run_before_any_call_with_one_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A litellm that fails to import (a broken install) in the workers' process: the run
+    stops before its first call, with exit 4 and the import's own error, and starts no run."""
+    broken = tmp_path / "broken" / "litellm"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('this litellm is broken')\n")
+    monkeypatch.setenv("PYTHONPATH", str(broken.parent))
+    with ScriptedServer({"good": correct(), "cand": correct()}) as server:
+        root = write_workspace(tmp_path / "ws", server.api_base, cases=20)
+        process = migrate_run(root, "--workers", "2")
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 4, (out, err)
+        assert err.strip().splitlines() == [
+            "migrate: error: a call worker could not start: importing litellm: ImportError: "
+            "this litellm is broken"
+        ]
+        assert "Traceback" not in out + err
+        assert server.total_calls() == 0
+        assert run_dirs(root) == []
+        assert not list(root.glob("runbooks/*/dep/runs/*"))
