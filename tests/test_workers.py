@@ -224,3 +224,30 @@ def test_workers_that_cannot_start_end_the_run_before_any_call_with_one_message(
         assert server.total_calls() == 0
         assert run_dirs(root) == []
         assert not list(root.glob("runbooks/*/dep/runs/*"))
+
+
+@pytest.mark.parametrize("key_set", [True, False], ids=["key-set", "key-missing"])
+def test_workers_answer_litellm_facts_as_this_process_does_in_the_environment_given(
+    key_set: bool,
+) -> None:
+    """The workers read the environment the run gives them, not the one they inherit: here
+    this process has the key, the environment given may not. Their answer is compared with
+    litellm's, asked in this process with the same environment."""
+    from migrate.evals.facts import litellm_facts
+    from migrate.evals.preflight import ModelUse
+    from migrate.evals.workers import Workers
+    from migrate.llm import Target
+
+    environ = {name: value for name, value in os.environ.items() if name != "TEST_LLM_KEY"}
+    if key_set:
+        environ["TEST_LLM_KEY"] = KEY
+    uses = [ModelUse(Target("openai/gpt-4o-mini", api_key_env="TEST_LLM_KEY"), {}, "current")]
+    prompts = [("openai/gpt-4o-mini", [{"role": "user", "content": "How long is a fortnight?"}])]
+    workers = Workers(2, 4, 10.0, 0, environ)
+    try:
+        answered = workers.facts(uses, prompts, environ)
+    finally:
+        workers.close()
+    assert answered == litellm_facts(uses, prompts, environ)
+    assert any("TEST_LLM_KEY" in problem for problem in answered.problems) != key_set
+    assert answered.tokens[0] > 5

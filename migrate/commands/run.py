@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,9 +144,12 @@ def estimate_lines(estimate: CostEstimate, budget: float | None) -> list[str]:
     return lines
 
 
-def connector(workers: int | None) -> Callable[[int, float, int, int], Models]:
+def connector(
+    workers: int | None, environ: Mapping[str, str]
+) -> Callable[[int, float, int, int], Models]:
     """How a run's calls are made: by this process, or by `workers` processes (by default,
-    every core once the run has more than a few hundred calls; 0 calls: a batch)."""
+    every core once the run has more than a few hundred calls; 0 calls: a batch), started
+    with `environ`."""
 
     def connect(concurrency: int, timeout: float, retries: int, calls: int) -> Models:
         from migrate.evals.facts import InProcess
@@ -154,7 +157,7 @@ def connector(workers: int | None) -> Callable[[int, float, int, int], Models]:
 
         count = (workers or default_workers(calls)) if calls else 1
         if count > 1:
-            return Workers(count, concurrency, timeout, retries)
+            return Workers(count, concurrency, timeout, retries, environ)
         return InProcess(RoutingSeam(concurrency=concurrency, timeout=timeout, max_retries=retries))
 
     return connect
@@ -207,7 +210,7 @@ def run(
             options,
             today,
             now=now,
-            connect=connector(workers or registry.settings.run.workers),
+            connect=connector(workers or registry.settings.run.workers, os.environ),
             progress=progress_for(progress and not as_json),
             environ=os.environ,
             on_estimate=None if as_json else lambda e: _print_estimate(e, budget),

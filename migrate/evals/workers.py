@@ -88,8 +88,16 @@ class _Worker:
 class WorkerPool:
     """N workers, each a JSON-lines conversation over a socket pair."""
 
-    def __init__(self, size: int, timeout: float, retries: int, concurrency: int) -> None:
+    def __init__(
+        self,
+        size: int,
+        timeout: float,
+        retries: int,
+        concurrency: int,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.size = size
+        self.environ = dict(os.environ if environ is None else environ)
         self.options = ["--timeout", str(timeout), "--retries", str(retries)]
         self.options += ["--concurrency", str(concurrency)]
         self.patience = timeout + 30  # a worker silent this long after a request is hung
@@ -105,14 +113,14 @@ class WorkerPool:
         theirs = [child.fileno() for _, child in pairs]
         theirs_text = [str(fd) for fd in theirs]
         package_root = str(Path(migrate.__file__).resolve().parent.parent)
-        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        path = os.pathsep.join(filter(None, [package_root, self.environ.get("PYTHONPATH")]))
         process = subprocess.Popen(
             [sys.executable, "-m", "migrate.evals.worker", *self.options, *flags, *theirs_text],
             pass_fds=theirs,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,  # a worker says what stopped it over its socket
-            env={**os.environ, "PYTHONPATH": path},
+            env={**self.environ, "PYTHONPATH": path},
         )
         self.processes.append(process)
         for mine, child in pairs:
@@ -291,15 +299,25 @@ class WorkerSeam(ModelSeam):
 class Workers:
     """A run's calls made by worker processes, litellm's facts asked of one of them."""
 
-    def __init__(self, count: int, concurrency: int, timeout: float, retries: int) -> None:
+    def __init__(
+        self,
+        count: int,
+        concurrency: int,
+        timeout: float,
+        retries: int,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """`environ`: the workers' environment, where their calls and facts find keys
+        (default: this process's)."""
         refuse_without_fork(count)
-        self.pool = WorkerPool(count, timeout, retries, concurrency)
+        self.pool = WorkerPool(count, timeout, retries, concurrency, environ)
         self.seam: ModelSeam = WorkerSeam(self.pool, concurrency, timeout, retries)
 
     def facts(
         self, uses: list[ModelUse], prompts: list[Prompt], environ: Mapping[str, str]
     ) -> ModelFacts:
-        """Asked of a worker, which reads the environment it was started with (this one's)."""
+        """Asked of a worker, which reads the environment it was started with: `environ` is
+        the one `Workers` was given, where the calls will find their keys too."""
         message = {
             "op": "facts",
             "uses": [USE.dump_python(use, mode="json") for use in uses],
