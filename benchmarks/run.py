@@ -1399,6 +1399,7 @@ def main() -> None:
         help="only benchmark 5a: sequential against full runs (benchmarks/sequential.py)",
     )
     args = parser.parse_args()
+    args.output.mkdir(parents=True, exist_ok=True)  # every section writes its results there
     if args.sequential:
         sys.path.insert(0, str(BENCH))
         import sequential
