@@ -206,6 +206,10 @@ def test_list_vars_expand_with_stable_ids(tmp_path: Path) -> None:
             "tests:\n  - vars: {a: file://missing.txt}\n",
             "s.yaml:2: tests[0].vars.a: no file matches 'file://missing.txt'",
         ),
+        (  # a folder, not a file: said where the suite names it
+            "tests:\n  - vars: {a: 'file://.'}\n",
+            "s.yaml:2: tests[0].vars.a: file://",
+        ),
         (
             "tests:\n  - assert:\n      - {$ref: '#/assertionTemplates/nope'}\n",
             "s.yaml:3: tests[0].assert[0][\"$ref\"]: '#/assertionTemplates/nope' names no",

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from migrate.errors import InputError
 from migrate.evals.promptfoo import jsengine
 from migrate.evals.promptfoo.specs import refuse_environment
 from migrate.evals.promptfoo.testfiles import Origin, resolve_files
@@ -93,7 +94,10 @@ def load_file_vars(
                     f"vars from '{file.name}' are not supported here "
                     "(text, JSON and YAML files only)",
                 )
-            text = read_text_limited(file, str(file))
+            try:
+                text = read_text_limited(file, str(file))
+            except InputError as exc:  # said where the suite names it, not of the file alone
+                raise origin.fail((*where, key), f"{value}: {exc.problems[0].message}") from None
             if file.suffix.lower() in {".yaml", ".yml"}:
                 from migrate.evals.promptfoo.jsvalues import json_stringify
 
