@@ -208,7 +208,15 @@ def test_list_vars_expand_with_stable_ids(tmp_path: Path) -> None:
         ),
         (  # a folder, not a file: said where the suite names it
             "tests:\n  - vars: {a: 'file://.'}\n",
-            "s.yaml:2: tests[0].vars.a: file://",
+            "s.yaml:2: tests[0].vars.a: 'file://.' names a folder, not a file",
+        ),
+        (
+            "tests: 'file://.'\n",
+            "s.yaml:1: tests: 'file://.' names a folder, not a file",
+        ),
+        (  # a file that is not there, named by an assertion
+            "tests:\n  - assert:\n      - {type: python, value: 'file://check.py'}\n",
+            "s.yaml:3: tests[0].assert[0].value: ",
         ),
         (
             "tests:\n  - assert:\n      - {$ref: '#/assertionTemplates/nope'}\n",

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from migrate.evals.promptfoo import assertions as pf
 from migrate.evals.promptfoo import jsengine
-from migrate.evals.promptfoo.testfiles import Origin, split_values
+from migrate.evals.promptfoo.testfiles import Origin, read_referenced, split_values
 from migrate.evals.promptfoo.yaml12 import parse_yaml12
-from migrate.yamlsource import KeyPath, read_text_limited
+from migrate.yamlsource import KeyPath
 
 if TYPE_CHECKING:
     from migrate.evals.case import CheckSpec
@@ -169,7 +169,7 @@ def _value_file(value: str, origin: Origin, where: KeyPath, root_folder: Path) -
     suffix = file.suffix.lower()
     if suffix not in {".txt", ".json", ".yaml", ".yml"}:
         raise origin.fail(where, f"assertion values from '{file.name}' are not supported here")
-    text = read_text_limited(file, str(file))
+    text = read_referenced(file, origin, where)
     if suffix != ".txt":
         return parse_yaml12(text, str(file)).data
     if "{{" in text or "{%" in text:
@@ -190,7 +190,7 @@ def _script_file(
             where, f"a {base} assertion file must end in {' or '.join(sorted(suffixes))}"
         )
     file = (root_folder / target).resolve()  # promptfoo's basePath, whichever file names it
-    source = read_text_limited(file, str(file))
+    source = read_referenced(file, origin, where)
     if base == "javascript":
         check_javascript(source, origin, where)
         if re.search(r"^\s*(import|export)\s", source, re.MULTILINE):

@@ -84,7 +84,21 @@ def resolve_files(pattern: str, origin: Origin, where: KeyPath) -> list[Path]:
         matches = [Path(full)] if Path(full).exists() else []
     if not matches:
         raise origin.fail(where, f"no file matches '{pattern}' (relative to {origin.folder})")
+    folders = [m for m in matches if m.is_dir()]
+    if folders:
+        raise origin.fail(where, f"'{pattern}' names a folder, not a file: {folders[0]}")
     return matches
+
+
+def read_referenced(file: Path, origin: Origin, where: KeyPath) -> str:
+    """The text of a file the suite names at `where`; one that cannot be read (missing, a
+    folder, too large, not UTF-8) is refused there, at the suite's line and key."""
+    try:
+        return read_text_limited(file, str(file))
+    except InputError as exc:
+        problem = exc.problems[0]
+        at = f" (line {problem.line})" if problem.line else ""
+        raise origin.fail(where, f"{file}{at}: {problem.message}") from None
 
 
 def read_structured(path: Path, display: str) -> tuple[Any, Origin]:

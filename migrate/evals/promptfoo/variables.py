@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from migrate.errors import InputError
 from migrate.evals.promptfoo import jsengine
 from migrate.evals.promptfoo.specs import refuse_environment
-from migrate.evals.promptfoo.testfiles import Origin, resolve_files
+from migrate.evals.promptfoo.testfiles import Origin, read_referenced, resolve_files
 from migrate.evals.promptfoo.yaml12 import parse_yaml12
-from migrate.yamlsource import KeyPath, read_text_limited
+from migrate.yamlsource import KeyPath
 
 _MEDIA = {
     ".png",
@@ -94,10 +93,7 @@ def load_file_vars(
                     f"vars from '{file.name}' are not supported here "
                     "(text, JSON and YAML files only)",
                 )
-            try:
-                text = read_text_limited(file, str(file))
-            except InputError as exc:  # said where the suite names it, not of the file alone
-                raise origin.fail((*where, key), f"{value}: {exc.problems[0].message}") from None
+            text = read_referenced(file, origin, (*where, key))
             if file.suffix.lower() in {".yaml", ".yml"}:
                 from migrate.evals.promptfoo.jsvalues import json_stringify
 
