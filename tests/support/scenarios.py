@@ -148,7 +148,10 @@ def write_workspace(
 
 
 def run_dirs(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.glob("runbooks/*/dep/runs/*/run.json"))
+    """`dep`'s run directories; a hidden one is a run being created (rundir.create_run_dir),
+    which a kill can leave behind, and no run."""
+    found = root.glob("runbooks/*/dep/runs/*/run.json")
+    return sorted(p.parent for p in found if not p.parent.name.startswith("."))
 
 
 def summary_of(run_dir: Path) -> dict[str, Any]:
