@@ -403,13 +403,14 @@ def test_a_start_cut_short_is_no_run_and_the_next_start_clears_it(
     cut_short.mkdir(parents=True)
     (cut_short / "cases.jsonl").write_text('{"id": "c001", "va', encoding="utf-8")
     (cut_short / "run.json").write_text("{", encoding="utf-8")
+    (runs / ".notes").write_text("a person's own hidden file", encoding="utf-8")
 
     assert invoke(cli, "status", "--today", TODAY, cwd=root).exit_code == 0
     result = run(cli, root)
     assert result.exit_code == 3, result.output  # 10 agreeing cases: too few to pass
     assert "Resumed" not in result.stdout
     assert not cut_short.exists()
-    assert [p.name for p in runs.iterdir()] == [run_dirs(root)[0].name]
+    assert sorted(p.name for p in runs.iterdir()) == [".notes", run_dirs(root)[0].name]
     assert len(journal_keys(run_dirs(root)[0])) == 20
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ JOURNAL_FILE = "journal.jsonl"
 SUMMARY_FILE = "summary.json"
 SIGNOFF_FILE = "signoff.json"
 REPORT_FILES = ("report.md", "report.html", "junit.xml")
+_RUN_ID = re.compile(r"\d{8}T\d{6}Z(-\d+)?")  # what new_run_id makes
 
 
 def runs_root(root: Path) -> Path:
@@ -81,8 +83,9 @@ def create_run_dir(parent: Path, run_id: str, fill: Callable[[Path], None]) -> P
     dependency's lock, which keeps any other start out of `parent`.
     """
     parent.mkdir(parents=True, exist_ok=True)
-    for leftover in parent.glob(".*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in parent.glob(".*"):  # only what a start left: a hidden run id
+        if leftover.is_dir() and _RUN_ID.fullmatch(leftover.name[1:]):
+            shutil.rmtree(leftover, ignore_errors=True)
     being_created = parent / f".{run_id}"
     being_created.mkdir()
     fill(being_created)
