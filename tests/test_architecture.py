@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
         "migrate.yamlsource", "migrate.templating", "migrate.evals.stats", "migrate.evals.power",
         "migrate.evals.progress", "migrate.history.git", "migrate.lifecycle.names",
         "migrate.pacing", "migrate.yamlcache", "migrate.provider_errors", "migrate.evals.stages",
+        "migrate.prices",
     ),
     (  # the registry and what follows from it without history
         "migrate.registry", "migrate.schedule", "migrate.lifecycle", "migrate.scan",

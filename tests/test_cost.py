@@ -293,3 +293,37 @@ def test_plan_estimates_each_due_dependency_by_the_approximation(cli, tmp_path: 
     assert "- Estimated cost of `migrate run dep`: $0.001512 for 12 calls (at most $0.001512" in (
         runbook
     )
+
+
+def test_plan_prices_a_model_the_registry_does_not_price_from_litellms_map(
+    cli, tmp_path: Path
+) -> None:
+    """Without registry prices and without a run, planning prices each model as `migrate
+    run` would, from the map litellm ships; the expected prices are litellm's own, read from
+    litellm imported in this process (planning reads the file as data)."""
+    import litellm
+
+    current, candidate_model = "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18"
+    root = write_workspace(
+        tmp_path / "ws", "http://127.0.0.1:9/v1", cases=3, samples=2,
+        baseline=current, candidates=(candidate_model,),
+    )  # fmt: skip
+    registry = root / "models.yaml"
+    text = registry.read_text().replace(", input_cost_per_mtok: 1, output_cost_per_mtok: 2", "")
+    registry.write_text(
+        text.replace(f"  openai/{current}: {{", f"  openai/{current}: {{retires: 2027-06-30, "),
+        encoding="utf-8",
+    )
+    result = invoke(cli, "plan", "--today", TODAY, "--json", cwd=root)
+    assert result.exit_code == 0, result.output
+    (due,) = json.loads(result.stdout)["due"]
+    cost = due["estimated_cost"]
+    # As in test_plan_estimates_each_due_dependency_by_the_approximation: per model, 6 calls
+    # of 26 approximate tokens (156 in) and at most 6 x 50 = 300 output tokens.
+    assert cost["calls"] == 12 and cost["input_tokens"] == 312 and cost["unknown"] is None
+    expected = sum(
+        156 * litellm.model_cost[name]["input_cost_per_token"]
+        + 300 * litellm.model_cost[name]["output_cost_per_token"]
+        for name in (current, candidate_model)
+    )
+    assert cost["usd"] == pytest.approx(expected) and cost["usd_max"] == pytest.approx(expected)

@@ -4,7 +4,8 @@ and what the switch would cost a month, from the dependency's last finished run.
 Planning never imports litellm (seconds of startup), so tokens are counted by the
 documented approximation (evals/cost.py) and prices are the registry's
 `input_cost_per_mtok` / `output_cost_per_mtok`, else the ones the dependency's latest run
-recorded (litellm's map, as `migrate run` found it).
+recorded, else litellm's published map read as data (migrate/prices.py), the one
+`migrate run` prices from.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from migrate.evals.judge import judge_params
 from migrate.evals.record_cost import CostEstimate, Projection, RunCost
 from migrate.evals.rundir import finished_runs_by_dependency
 from migrate.llm import price_for
+from migrate.prices import Prices, published_prices
 from migrate.registry.load import Registry
 from migrate.registry.schema import Dependency
+from migrate.yamlcache import cache_folder
 
 
 @dataclass
@@ -82,11 +85,18 @@ class PlanCache:
     suites: dict[SuiteKey, SuiteInputs | str] = field(default_factory=dict)
     estimates: dict[str, CostEstimate] = field(default_factory=dict)  # shared: read only
     runs: dict[str, list[Path]] | None = None  # finished runs by dependency, walked once
+    prices_cache: Path | None = field(default_factory=lambda: cache_folder("prices"))
+    published: Prices | None = None  # litellm's map, read once when a model needs it
 
     def finished_runs(self, root: Path, dep_id: str) -> list[Path]:
         if self.runs is None:
             self.runs = finished_runs_by_dependency(root)
         return self.runs.get(dep_id, [])
+
+    def published_prices(self) -> Prices:
+        if self.published is None:
+            self.published = published_prices(self.prices_cache)
+        return self.published
 
 
 def _suite(
@@ -146,7 +156,10 @@ def dependency_cost(
     recorded = recorded_prices(previous)
     prices: dict[str, Price | None] = {}
     for model in [*models, *([judge] if judge else [])]:
-        registered = price_for(target_of(registry, model), None)
+        target = target_of(registry, model)
+        registered = price_for(target, None)
+        if registered is None and recorded.get(model) is None:
+            registered = price_for(target, cache.published_prices())
         prices[model] = Price(*registered) if registered else recorded.get(model)
     planned = Planned(
         cases=suite.cases,
