@@ -27,6 +27,7 @@ from tests.support.scenarios import (
     case_of,
     correct,
     journal_keys,
+    journal_lines,
     outcome_fields,
     run_dirs,
     summary_of,
@@ -69,13 +70,6 @@ def behaviours(delay: float) -> dict[str, Callable[[Request], Reply]]:
 
 def workspace(root: Path, api_base: str) -> Path:
     return write_workspace(root, api_base, cases=CASES, run_settings=RUN_SETTINGS)
-
-
-def journal_lines(root: Path) -> int:
-    dirs = run_dirs(root)
-    if not dirs or not (dirs[0] / "journal.jsonl").exists():
-        return 0
-    return (dirs[0] / "journal.jsonl").read_bytes().count(b"\n")
 
 
 def wait_until(

@@ -16,6 +16,7 @@ from tests.support.scenarios import (
     candidate,
     correct,
     journal_keys,
+    journal_lines,
     outcome_fields,
     run_dirs,
     summary_of,
@@ -36,13 +37,6 @@ def migrate_run(root: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def journal_lines(root: Path) -> int:
-    dirs = run_dirs(root)
-    if not dirs or not (dirs[0] / "journal.jsonl").exists():
-        return 0
-    return (dirs[0] / "journal.jsonl").read_bytes().count(b"\n")
 
 
 @pytest.mark.parametrize(("kill_after", "workers"), [(15, "1"), (60, "1"), (15, "2"), (60, "2")])

@@ -19,6 +19,7 @@ from tests.support.scenarios import (
     candidate,
     correct,
     journal_keys,
+    journal_lines,
     run_dirs,
     summary_of,
     write_workspace,
@@ -83,12 +84,6 @@ def migrate_run(root: Path, *args: str, imports: Path | None = None) -> subproce
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def journal_lines(root: Path) -> int:
-    dirs = run_dirs(root)
-    journal = dirs[0] / "journal.jsonl" if dirs else None
-    return journal.read_bytes().count(b"\n") if journal and journal.exists() else 0
 
 
 def wait_for(condition, what: str, seconds: float = 120) -> None:  # type: ignore[no-untyped-def]

@@ -154,6 +154,14 @@ def run_dirs(root: Path) -> list[Path]:
     return sorted(p.parent for p in found if not p.parent.name.startswith("."))
 
 
+def journal_lines(root: Path) -> int:
+    """Lines in `dep`'s first run's journal so far (0 before it has one): how far a run
+    running in another process has got."""
+    dirs = run_dirs(root)
+    journal = dirs[0] / "journal.jsonl" if dirs else None
+    return journal.read_bytes().count(b"\n") if journal and journal.exists() else 0
+
+
 def summary_of(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
 
